@@ -1,0 +1,1 @@
+"""Adapters: database, files, templates, clock sources — the outside world."""

@@ -1,0 +1,1 @@
+"""SQLAlchemy tables, engine set-up and Alembic migrations."""

@@ -1,0 +1,175 @@
+"""Typed tables. The ORM classes serve admin and read paths; the transition hot
+path runs Core statements against the same tables (see DESIGN.md, performance).
+
+Times are stored in UTC (``UTCDateTime``) on both SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, whatever the database keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("refusing a naive datetime: store aware UTC times only")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        date: Date,
+    }
+
+
+class WorkflowVersionRow(Base):
+    """A workflow definition as loaded, by content hash; immutable once stored."""
+
+    __tablename__ = "workflow_versions"
+    __table_args__ = (UniqueConstraint("name", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64))
+    number: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    definition: Mapped[dict[str, Any]]
+    source: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[datetime]
+
+
+class ServiceRow(Base):
+    __tablename__ = "services"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[dict[str, Any]]
+    short: Mapped[dict[str, Any]]
+
+
+class JobFunctionRow(Base):
+    __tablename__ = "job_functions"
+
+    code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    workflow: Mapped[str] = mapped_column(String(64))
+    title: Mapped[dict[str, Any]]
+
+
+class WaveRow(Base):
+    __tablename__ = "waves"
+
+    code: Mapped[str] = mapped_column(String(16), primary_key=True)
+    number: Mapped[int]
+    opens_on: Mapped[date]
+    title: Mapped[dict[str, Any]]
+
+
+class VacancyRow(Base):
+    __tablename__ = "vacancies"
+
+    code: Mapped[str] = mapped_column(String(32), primary_key=True)
+    service: Mapped[str] = mapped_column(ForeignKey("services.code"))
+    job_function: Mapped[str] = mapped_column(ForeignKey("job_functions.code"))
+    wave: Mapped[str] = mapped_column(ForeignKey("waves.code"))
+    track: Mapped[str | None] = mapped_column(String(64))
+    target: Mapped[int | None]
+    title: Mapped[dict[str, Any]]
+
+
+class CandidateRow(Base):
+    """A person. Only this table holds personal data; audit entries name ``key``."""
+
+    __tablename__ = "candidates"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    language: Mapped[str] = mapped_column(String(2))
+    phone: Mapped[str | None] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+
+
+class CandidacyRow(Base):
+    __tablename__ = "candidacies"
+    __table_args__ = (
+        UniqueConstraint("candidate_id", "vacancy"),
+        Index("ix_candidacies_vacancy_state", "vacancy", "state"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"))
+    vacancy: Mapped[str] = mapped_column(ForeignKey("vacancies.code"))
+    workflow_version_id: Mapped[int] = mapped_column(ForeignKey("workflow_versions.id"))
+    state: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int]
+    facts: Mapped[dict[str, Any]]
+    audit_head: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+    state_entered_at: Mapped[datetime]
+
+
+class AuditEntryRow(Base):
+    """One transition, append-only; ``hash`` chains it to the candidacy's previous entry."""
+
+    __tablename__ = "audit_entries"
+    __table_args__ = (UniqueConstraint("candidacy_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    candidacy_id: Mapped[int] = mapped_column(ForeignKey("candidacies.id"))
+    seq: Mapped[int]
+    candidate_key: Mapped[str] = mapped_column(String(32))
+    vacancy: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    trigger: Mapped[str] = mapped_column(String(64))
+    src: Mapped[str | None] = mapped_column(String(64))
+    dst: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)
+    facts: Mapped[dict[str, Any]]
+    workflow_version_id: Mapped[int] = mapped_column(ForeignKey("workflow_versions.id"))
+    workflow_hash: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime]
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    process: Mapped[str] = mapped_column(String(128))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))

@@ -1,0 +1,319 @@
+"""Repositories over one connection: Core statements, compiled once and cached.
+
+Each repository reads and writes through the unit of work's connection, so
+everything a command does lands in one transaction or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Connection, RowMapping, Table, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from ats.adapters.db.models import (
+    AuditEntryRow,
+    CandidacyRow,
+    CandidateRow,
+    JobFunctionRow,
+    ServiceRow,
+    VacancyRow,
+    WaveRow,
+    WorkflowVersionRow,
+)
+from ats.domain.audit import AuditEntry
+from ats.domain.candidacy import Candidacy
+from ats.domain.drive import HiringDrive
+from ats.errors import ConflictError, DuplicateApplication
+
+WORKFLOW = cast(Table, WorkflowVersionRow.__table__)
+CANDIDATE = cast(Table, CandidateRow.__table__)
+CANDIDACY = cast(Table, CandidacyRow.__table__)
+AUDIT = cast(Table, AuditEntryRow.__table__)
+
+
+class WorkflowVersions:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def by_hash(self, content_hash: str) -> RowMapping | None:
+        return (
+            self.connection.execute(select(WORKFLOW).where(WORKFLOW.c.content_hash == content_hash))
+            .mappings()
+            .first()
+        )
+
+    def get(self, version_id: int) -> RowMapping | None:
+        return (
+            self.connection.execute(select(WORKFLOW).where(WORKFLOW.c.id == version_id))
+            .mappings()
+            .first()
+        )
+
+    def latest(self, name: str) -> RowMapping | None:
+        return (
+            self.connection.execute(
+                select(WORKFLOW)
+                .where(WORKFLOW.c.name == name)
+                .order_by(WORKFLOW.c.number.desc())
+                .limit(1)
+            )
+            .mappings()
+            .first()
+        )
+
+    def find(self, name: str, number: int) -> RowMapping | None:
+        return (
+            self.connection.execute(
+                select(WORKFLOW).where(WORKFLOW.c.name == name, WORKFLOW.c.number == number)
+            )
+            .mappings()
+            .first()
+        )
+
+    def all(self) -> list[RowMapping]:
+        return list(
+            self.connection.execute(
+                select(WORKFLOW).order_by(WORKFLOW.c.name, WORKFLOW.c.number)
+            ).mappings()
+        )
+
+    def add(
+        self,
+        *,
+        name: str,
+        content_hash: str,
+        definition: dict[str, Any],
+        source: str,
+        now: datetime,
+    ) -> tuple[int, int]:
+        number = (
+            self.connection.execute(
+                select(func.coalesce(func.max(WORKFLOW.c.number), 0)).where(WORKFLOW.c.name == name)
+            ).scalar_one()
+            + 1
+        )
+        version_id = self.connection.execute(
+            insert(WORKFLOW)
+            .values(
+                name=name,
+                number=number,
+                content_hash=content_hash,
+                definition=definition,
+                source=source,
+                loaded_at=now,
+            )
+            .returning(WORKFLOW.c.id)
+        ).scalar_one()
+        return version_id, number
+
+
+class Catalogue:
+    """Services, job functions, waves and vacancies, loaded from the drive file."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def load(self, drive: HiringDrive) -> dict[str, int]:
+        """Insert what is new, update what changed; return counts per kind of thing."""
+        counts: dict[str, int] = {}
+        groups: list[tuple[Any, str, Iterable[Any]]] = [
+            (cast(Table, ServiceRow.__table__), "services", drive.services),
+            (cast(Table, JobFunctionRow.__table__), "job_functions", drive.job_functions),
+            (cast(Table, WaveRow.__table__), "waves", drive.waves),
+            (cast(Table, VacancyRow.__table__), "vacancies", drive.vacancies),
+        ]
+        for table, label, things in groups:
+            changed = 0
+            for thing in things:
+                values = {
+                    k: (dict(v) if isinstance(v, Mapping) else v) for k, v in asdict(thing).items()
+                }
+                existing = (
+                    self.connection.execute(select(table).where(table.c.code == values["code"]))
+                    .mappings()
+                    .first()
+                )
+                if existing is None:
+                    self.connection.execute(insert(table).values(**values))
+                    changed += 1
+                elif any(existing[k] != v for k, v in values.items()):
+                    self.connection.execute(
+                        update(table).where(table.c.code == values["code"]).values(**values)
+                    )
+                    changed += 1
+            counts[label] = changed
+        return counts
+
+    def vacancy(self, code: str) -> RowMapping | None:
+        vacancy, function = VacancyRow.__table__, JobFunctionRow.__table__
+        return (
+            self.connection.execute(
+                select(vacancy, function.c.workflow)
+                .join(function, function.c.code == vacancy.c.job_function)
+                .where(vacancy.c.code == code)
+            )
+            .mappings()
+            .first()
+        )
+
+
+class Candidates:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def by_email(self, email: str) -> RowMapping | None:
+        return (
+            self.connection.execute(select(CANDIDATE).where(CANDIDATE.c.email == email))
+            .mappings()
+            .first()
+        )
+
+    def add(
+        self,
+        *,
+        key: str,
+        name: str,
+        email: str,
+        language: str,
+        phone: str | None,
+        now: datetime,
+    ) -> int:
+        return int(
+            self.connection.execute(
+                insert(CANDIDATE)
+                .values(
+                    key=key, name=name, email=email, language=language, phone=phone, created_at=now
+                )
+                .returning(CANDIDATE.c.id)
+            ).scalar_one()
+        )
+
+
+class Candidacies:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def exists(self, candidate_id: int, vacancy: str) -> bool:
+        return (
+            self.connection.execute(
+                select(CANDIDACY.c.id).where(
+                    CANDIDACY.c.candidate_id == candidate_id, CANDIDACY.c.vacancy == vacancy
+                )
+            ).first()
+            is not None
+        )
+
+    def add(
+        self,
+        *,
+        candidate_id: int,
+        vacancy: str,
+        workflow_version_id: int,
+        state: str,
+        audit_head: str,
+        now: datetime,
+    ) -> int:
+        try:
+            return int(
+                self.connection.execute(
+                    insert(CANDIDACY)
+                    .values(
+                        candidate_id=candidate_id,
+                        vacancy=vacancy,
+                        workflow_version_id=workflow_version_id,
+                        state=state,
+                        version=1,
+                        facts={},
+                        audit_head=audit_head,
+                        created_at=now,
+                        state_entered_at=now,
+                    )
+                    .returning(CANDIDACY.c.id)
+                ).scalar_one()
+            )
+        except IntegrityError:
+            raise DuplicateApplication(
+                f"this candidate has already applied to vacancy {vacancy}; "
+                "look the candidacy up with `ats candidacy list --vacancy` instead"
+            ) from None
+
+    def set_head(self, candidacy_id: int, audit_head: str) -> None:
+        self.connection.execute(
+            update(CANDIDACY).where(CANDIDACY.c.id == candidacy_id).values(audit_head=audit_head)
+        )
+
+    def states_on_version(self, workflow_version_id: int) -> list[tuple[int, str]]:
+        rows = self.connection.execute(
+            select(CANDIDACY.c.id, CANDIDACY.c.state)
+            .where(CANDIDACY.c.workflow_version_id == workflow_version_id)
+            .order_by(CANDIDACY.c.id)
+        )
+        return [(row.id, row.state) for row in rows]
+
+    def get(self, candidacy_id: int) -> tuple[Candidacy, str] | None:
+        """The candidacy and its audit chain head."""
+        row = (
+            self.connection.execute(
+                select(CANDIDACY, CANDIDATE.c.key)
+                .join(CANDIDATE, CANDIDATE.c.id == CANDIDACY.c.candidate_id)
+                .where(CANDIDACY.c.id == candidacy_id)
+            )
+            .mappings()
+            .first()
+        )
+        if row is None:
+            return None
+        candidacy = Candidacy(
+            id=row["id"],
+            candidate_key=row["key"],
+            vacancy=row["vacancy"],
+            workflow_version_id=row["workflow_version_id"],
+            state=row["state"],
+            version=row["version"],
+            facts=dict(row["facts"] or {}),
+            state_entered_at=row["state_entered_at"],
+        )
+        return candidacy, row["audit_head"]
+
+    def save(self, candidacy: Candidacy, *, expected_version: int, audit_head: str) -> None:
+        """Compare-and-set on ``version``; a stale version is a ConflictError."""
+        result = self.connection.execute(
+            update(CANDIDACY)
+            .where(CANDIDACY.c.id == candidacy.id, CANDIDACY.c.version == expected_version)
+            .values(
+                state=candidacy.state,
+                version=candidacy.version,
+                facts=candidacy.facts,
+                workflow_version_id=candidacy.workflow_version_id,
+                state_entered_at=candidacy.state_entered_at,
+                audit_head=audit_head,
+            )
+        )
+        if result.rowcount != 1:
+            raise ConflictError(
+                f"candidacy {candidacy.id} changed since version {expected_version} was read; "
+                "look at `ats history` and try again"
+            )
+
+
+class AuditLog:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def append(self, entry: AuditEntry) -> str:
+        digest = entry.hash
+        values = asdict(entry)
+        values["facts"] = dict(entry.facts)
+        self.connection.execute(insert(AUDIT).values(**values, hash=digest))
+        return digest
+
+    def history(self, candidacy_id: int) -> list[RowMapping]:
+        return list(
+            self.connection.execute(
+                select(AUDIT).where(AUDIT.c.candidacy_id == candidacy_id).order_by(AUDIT.c.seq)
+            ).mappings()
+        )

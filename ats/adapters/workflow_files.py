@@ -1,0 +1,71 @@
+"""Workflow files under ``workflows/`` and the template catalogue they refer to."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from ats.adapters.yaml_files import YamlUnreadable, load_yaml
+from ats.domain.workflow import Catalog, WorkflowDefinition, parse_workflow
+from ats.errors import Problem, WorkflowInvalid
+
+
+def template_keys(notifications_dir: Path, languages: Sequence[str]) -> frozenset[str]:
+    """Keys with a template file for every language: ``notifications/KEY/LANG.txt``."""
+    if not notifications_dir.is_dir():
+        return frozenset()
+    return frozenset(
+        folder.name
+        for folder in notifications_dir.iterdir()
+        if folder.is_dir() and all((folder / f"{lang}.txt").is_file() for lang in languages)
+    )
+
+
+def read_workflow_file(path: Path, catalog: Catalog) -> WorkflowDefinition:
+    """Parse and validate one file; WorkflowInvalid lists every problem in it."""
+    display = _display(path)
+    try:
+        document = load_yaml(path, display=display)
+    except YamlUnreadable as exc:
+        raise WorkflowInvalid([exc.problem]) from None
+    definition = parse_workflow(document, file=display, catalog=catalog)
+    if definition.name != path.stem:
+        raise WorkflowInvalid(
+            [
+                Problem(
+                    display,
+                    1,
+                    "name",
+                    f"{definition.name!r} must match the file name {path.stem!r}",
+                )
+            ]
+        )
+    return definition
+
+
+def read_workflow_files(paths: Iterable[Path], catalog: Catalog) -> list[WorkflowDefinition]:
+    """Every file validated; one WorkflowInvalid with the problems of all of them."""
+    definitions: list[WorkflowDefinition] = []
+    problems: list[Problem] = []
+    for path in paths:
+        try:
+            definitions.append(read_workflow_file(path, catalog))
+        except WorkflowInvalid as exc:
+            problems.extend(exc.problems)
+    names: dict[str, str] = {}
+    for definition in definitions:
+        if definition.name in names:
+            problems.append(
+                Problem(definition.file, 1, "name", f"also defined in {names[definition.name]}")
+            )
+        names[definition.name] = definition.file
+    if problems:
+        raise WorkflowInvalid(problems)
+    return definitions
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,34 @@
+"""Reading YAML with line numbers, so errors can point at the line to fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from ats.errors import Problem
+
+
+class YamlUnreadable(Exception):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+def load_yaml(path: Path, *, display: str | None = None) -> object:
+    """The document in ``path``, its mappings carrying line numbers (ruamel round-trip)."""
+    name = display or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise YamlUnreadable(Problem(name, None, "", f"cannot read the file: {exc}")) from exc
+    try:
+        return YAML(typ="rt", pure=True).load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        message = " ".join(str(part) for part in (exc.context, exc.problem) if part)
+        raise YamlUnreadable(Problem(name, line, "", f"not valid YAML: {message}")) from exc
+    except YAMLError as exc:
+        raise YamlUnreadable(Problem(name, None, "", f"not valid YAML: {exc}")) from exc

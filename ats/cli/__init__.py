@@ -1,0 +1,1 @@
+"""The `ats` command line interface."""

@@ -1,0 +1,240 @@
+"""`ats demo`: synthetic applicants moved through their workflows on a simulated clock.
+
+The demo drives the real service layer (every step is an ordinary transition
+with its audit entry) and knows nothing about particular workflows: it reads
+each definition, draws facts that make guards pass most of the time, and
+otherwise takes the refusal path a recruiter would take.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import unicodedata
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
+from typing import Any
+
+from faker import Faker
+from sqlalchemy import func, select
+
+from ats.adapters.db.models import CandidateRow
+from ats.clock import ManualClock
+from ats.domain.candidacy import decide
+from ats.domain.workflow import FactSpec, TransitionSpec, WorkflowDefinition
+from ats.errors import ConfigurationError
+from ats.service import queries
+from ats.service.app import App
+from ats.service.commands import Apply, FireTrigger
+
+LANGUAGE_SHARE = (("nl", 0.55), ("fr", 0.38), ("de", 0.02), ("en", 0.05))
+NEGATIVE = ("rejected", "withdrawn")
+
+
+@dataclass(order=True)
+class _Step:
+    at: datetime
+    order: int
+    candidacy_id: int = 0
+    vacancy: str = ""
+
+
+def run_demo(
+    app: App,
+    *,
+    applicants: int = 300,
+    seed: int = 2021,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Apply ``applicants`` people over the vacancies and move them along; return totals."""
+    say = progress or (lambda _message: None)
+    rng = random.Random(seed)
+    fakers = {
+        "nl": Faker("nl_BE"),
+        "fr": Faker("fr_BE"),
+        "de": Faker("de_DE"),
+        "en": Faker("en_GB"),
+    }
+    for index, faker in enumerate(fakers.values()):
+        faker.seed_instance(seed + index)
+    zone = app.settings.zone
+    vacancy_rows = queries.vacancies(app)
+    if not vacancy_rows:
+        raise ConfigurationError("the database has no vacancies; run `ats init` first")
+    with app.engine.connect() as connection:
+        offset = connection.execute(select(func.count()).select_from(CandidateRow)).scalar_one()
+    first_open = {
+        row["code"]: queries.vacancy(app, row["code"])["opens_on"] for row in vacancy_rows
+    }
+    clock = ManualClock(datetime.now(UTC))
+    sim = replace(app, clock=clock)
+    weights = [row["target"] or 20 for row in vacancy_rows]
+    queue: list[_Step] = []
+    order = 0
+    for number in range(applicants):
+        row = rng.choices(vacancy_rows, weights)[0]
+        opens = datetime.combine(
+            datetime.fromisoformat(first_open[row["code"]]).date(), time(9), tzinfo=zone
+        )
+        at = opens + timedelta(minutes=rng.randrange(0, 21 * 24 * 60))
+        order += 1
+        heapq.heappush(queue, _Step(at, order, -(offset + number + 1), row["code"]))
+
+    fired = refused = opened = 0
+    say(f"demo: {applicants} synthetic applicants over {len(vacancy_rows)} vacancies (seed {seed})")
+    while queue:
+        step = heapq.heappop(queue)
+        clock.set(step.at)
+        if step.candidacy_id < 0:
+            language = rng.choices(
+                [lang for lang, _ in LANGUAGE_SHARE], [w for _, w in LANGUAGE_SHARE]
+            )[0]
+            faker = fakers[language]
+            name = f"{faker.first_name()} {faker.last_name()}"
+            email = f"{_slug(name)}.{-step.candidacy_id}@example.org"
+            candidacy_id = sim.handle(
+                Apply(
+                    vacancy=step.vacancy,
+                    name=name,
+                    email=email,
+                    language=language,
+                    actor="demo:careers-site",
+                    role="candidate",
+                )
+            )
+            opened += 1
+            if opened % 100 == 0:
+                say(
+                    f"  {opened} applications in, simulated time {step.at.astimezone(zone):%Y-%m-%d}"
+                )
+            order += 1
+            heapq.heappush(queue, _Step(step.at + _pause(rng), order, candidacy_id, step.vacancy))
+            continue
+        outcome = _advance(sim, rng, step.candidacy_id)
+        if outcome is None:
+            continue
+        fired += 1
+        refused += outcome
+        order += 1
+        heapq.heappush(
+            queue, _Step(clock.now() + _pause(rng), order, step.candidacy_id, step.vacancy)
+        )
+    summary = {"applications": opened, "transitions": fired, "refusals_seen": refused}
+    say(
+        f"demo: {opened} applications, {fired} transitions ({refused} refusals turned into rejections)"
+    )
+    return summary
+
+
+def _advance(app: App, rng: random.Random, candidacy_id: int) -> int | None:
+    """Take one step for a candidacy; None when it stays where it is for good."""
+    detail = queries.candidacy(app, candidacy_id)
+    if detail["final"] or rng.random() < 0.08:  # some files simply wait in their stage
+        return None
+    with app.unit_of_work() as uow:
+        found = uow.candidacies.get(candidacy_id)
+        assert found is not None  # noqa: S101 - the id came from this database
+        definition = app.registry.definition(uow, found[0].workflow_version_id)
+    state, facts = detail["state"], detail["facts"]
+    leaving = [t for t in definition.transitions if state in t.sources and "system" not in t.roles]
+    if rng.random() < 0.03:
+        withdraw = [t for t in leaving if t.dest == "withdrawn"]
+        if withdraw:
+            _fire(app, candidacy_id, withdraw[0], {}, "changed my mind")
+            return 0
+    forward = [t for t in leaving if t.dest not in NEGATIVE]
+    if rng.random() < 0.02:  # a Selor no-show or a lapsed offer: the timeout path
+        timed = [t for t in definition.transitions if state in t.sources and "system" in t.roles]
+        if timed:
+            _fire(app, candidacy_id, timed[0], {}, None, role="system")
+            return 0
+    if forward:
+        spec = rng.choice(forward)
+        drawn = _draw_facts(definition, spec, facts, rng, hopeful=rng.random() < 0.8)
+        role = sorted(spec.roles - {"candidate"} or spec.roles)[0]
+        verdict = decide(definition, state, {**facts, **drawn}, spec.trigger, role, reason="demo")
+        if verdict.allowed:
+            _fire(app, candidacy_id, spec, drawn, "meets the requirements")
+            return 0
+        for negative in leaving:
+            if negative.dest == "rejected":
+                role = sorted(negative.roles)[0]
+                if decide(
+                    definition, state, {**facts, **drawn}, negative.trigger, role, reason="x"
+                ).allowed:
+                    _fire(app, candidacy_id, negative, drawn, "; ".join(verdict.reasons)[:500])
+                    return 1
+    for spec in leaving:
+        if spec.dest == "rejected":
+            _fire(app, candidacy_id, spec, {}, "profile does not match the vacancy")
+            return 1
+    return None
+
+
+def _fire(
+    app: App,
+    candidacy_id: int,
+    spec: TransitionSpec,
+    facts: dict[str, object],
+    reason: str | None,
+    *,
+    role: str | None = None,
+) -> None:
+    role = role or sorted(spec.roles - {"candidate"} or spec.roles)[0]
+    app.handle(
+        FireTrigger(
+            candidacy_id=candidacy_id,
+            trigger=spec.trigger,
+            actor=f"demo:{role}",
+            role=role,
+            reason=reason,
+            facts=dict(facts),
+        )
+    )
+
+
+def _draw_facts(
+    definition: WorkflowDefinition,
+    spec: TransitionSpec,
+    known: dict[str, object],
+    rng: random.Random,
+    *,
+    hopeful: bool,
+) -> dict[str, object]:
+    """Values for the facts the guards read; hopeful draws retry until the guards hold."""
+    names = sorted({name for guard in spec.guards for name in guard.facts})
+    if not names:
+        return {}
+    drawn: dict[str, object] = {}
+    for _attempt in range(40 if hopeful else 1):
+        drawn = {name: _value(definition.facts[name], rng) for name in names}
+        merged = {**known, **drawn}
+        if all(guard.failure(merged) is None for guard in spec.guards):
+            break
+    return drawn
+
+
+def _value(fact: FactSpec, rng: random.Random) -> object:
+    if fact.type == "integer":
+        low = fact.minimum if fact.minimum is not None else 0
+        high = fact.maximum if fact.maximum is not None else 100
+        return rng.randint(low, high)
+    if fact.type == "boolean":
+        return rng.random() < 0.8
+    if fact.type == "choice":
+        return rng.choice(fact.choices)
+    if fact.type == "date":
+        return (datetime(2021, 1, 1) + timedelta(days=rng.randrange(0, 365))).date().isoformat()
+    return "yes"
+
+
+def _pause(rng: random.Random) -> timedelta:
+    return timedelta(hours=rng.randrange(20, 24 * 12))
+
+
+def _slug(name: str) -> str:
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return ".".join(
+        part for part in "".join(c if c.isalnum() else " " for c in ascii_name).lower().split()
+    )

@@ -1,0 +1,1 @@
+"""The domain: workflow definitions, candidacies, guards and events. No I/O here."""

@@ -1,0 +1,767 @@
+"""Workflow definitions: the declarative selection path of one job function.
+
+A definition is parsed from a mapping (a YAML document, or the canonical JSON
+stored in the database) and validated in the same pass, so that every problem
+names its file, line and field. The canonical document of a definition is
+what its content hash covers: comments and layout in the YAML do not make a
+new version, a changed rule does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
+from typing import Any
+
+from ats.domain.guards import CompiledGuard, GuardSyntaxError, compile_guard
+from ats.domain.roles import FIRING_ROLES
+from ats.errors import InvalidInput, Problem, WorkflowInvalid
+
+LANGUAGES = ("nl", "fr", "de", "en")
+FACT_TYPES = ("integer", "boolean", "choice", "text", "date")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_STEM = re.compile(r"^[a-z][a-z0-9-]*$")
+_DURATION = re.compile(r"^\s*(\d+)\s+(working\s+)?days?\s*$")
+FactValue = int | bool | str
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """What a workflow may refer to outside itself. ``None`` means: do not check."""
+
+    roles: frozenset[str] = FIRING_ROLES
+    languages: tuple[str, ...] = LANGUAGES
+    template_keys: frozenset[str] | None = None
+    job_functions: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class Duration:
+    amount: int
+    working_days: bool
+
+    def __str__(self) -> str:
+        unit = "working day" if self.working_days else "day"
+        return f"{self.amount} {unit}{'s' if self.amount != 1 else ''}"
+
+
+@dataclass(frozen=True)
+class FactSpec:
+    name: str
+    type: str
+    label: Mapping[str, str]
+    choices: tuple[str, ...] = ()
+    minimum: int | None = None
+    maximum: int | None = None
+    line: int | None = field(default=None, compare=False)
+
+    def parse(self, raw: object) -> FactValue:
+        """Turn a value given on the command line or in JSON into this fact's type."""
+        text = str(raw).strip()
+        if self.type == "integer":
+            if isinstance(raw, bool):
+                raise InvalidInput(f"fact {self.name}: expected a whole number, got {raw!r}")
+            try:
+                number = int(text)
+            except ValueError:
+                raise InvalidInput(
+                    f"fact {self.name}: expected a whole number, got {text!r}"
+                ) from None
+            if self.minimum is not None and number < self.minimum:
+                raise InvalidInput(
+                    f"fact {self.name}: {number} is below the minimum {self.minimum}"
+                )
+            if self.maximum is not None and number > self.maximum:
+                raise InvalidInput(
+                    f"fact {self.name}: {number} is above the maximum {self.maximum}"
+                )
+            return number
+        if self.type == "boolean":
+            if isinstance(raw, bool):
+                return raw
+            lowered = text.lower()
+            if lowered in ("true", "yes", "1"):
+                return True
+            if lowered in ("false", "no", "0"):
+                return False
+            raise InvalidInput(f"fact {self.name}: expected true or false, got {text!r}")
+        if self.type == "choice":
+            if text not in self.choices:
+                raise InvalidInput(
+                    f"fact {self.name}: {text!r} is not one of {', '.join(self.choices)}"
+                )
+            return text
+        if self.type == "date":
+            try:
+                # Stored as ISO text: JSON keeps it as is and ISO dates compare in order.
+                return date.fromisoformat(text).isoformat()
+            except ValueError:
+                raise InvalidInput(
+                    f"fact {self.name}: expected a date as YYYY-MM-DD, got {text!r}"
+                ) from None
+        if not text:
+            raise InvalidInput(f"fact {self.name}: must not be empty")
+        return text
+
+    def to_document(self) -> dict[str, Any]:
+        doc: dict[str, Any] = {"type": self.type, "label": dict(self.label)}
+        if self.choices:
+            doc["choices"] = list(self.choices)
+        if self.minimum is not None:
+            doc["min"] = self.minimum
+        if self.maximum is not None:
+            doc["max"] = self.maximum
+        return doc
+
+
+@dataclass(frozen=True)
+class Reminder:
+    before: Duration
+    notify: str
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class Timeout:
+    after: Duration
+    trigger: str
+    reminders: tuple[Reminder, ...] = ()
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class StateSpec:
+    name: str
+    label: Mapping[str, str]
+    public: Mapping[str, str]
+    initial: bool = False
+    final: bool = False
+    timeout: Timeout | None = None
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class TransitionSpec:
+    trigger: str
+    sources: tuple[str, ...]
+    dest: str
+    roles: frozenset[str]
+    guards: tuple[CompiledGuard, ...] = ()
+    reason_required: bool = False
+    notify: str | None = None
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
+class WorkflowDefinition:
+    """One version of a job function's selection path, validated."""
+
+    name: str
+    job_function: str
+    description: str
+    facts: Mapping[str, FactSpec]
+    states: Mapping[str, StateSpec]
+    transitions: tuple[TransitionSpec, ...]
+    file: str = field(default="", compare=False)
+
+    @property
+    def initial_state(self) -> str:
+        return next(s.name for s in self.states.values() if s.initial)
+
+    def transition(self, trigger: str, source: str) -> TransitionSpec | None:
+        for spec in self.transitions:
+            if spec.trigger == trigger and source in spec.sources:
+                return spec
+        return None
+
+    @property
+    def triggers(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(t.trigger for t in self.transitions))
+
+    @property
+    def template_keys(self) -> frozenset[str]:
+        keys = {t.notify for t in self.transitions if t.notify}
+        for state in self.states.values():
+            if state.timeout:
+                keys.update(r.notify for r in state.timeout.reminders)
+        return frozenset(keys)
+
+    def to_document(self) -> dict[str, Any]:
+        """The canonical form: what is stored and what the content hash covers."""
+        states: dict[str, Any] = {}
+        for state in self.states.values():
+            doc: dict[str, Any] = {"label": dict(state.label), "public": dict(state.public)}
+            if state.initial:
+                doc["initial"] = True
+            if state.final:
+                doc["final"] = True
+            if state.timeout:
+                doc["timeout"] = {
+                    "after": str(state.timeout.after),
+                    "trigger": state.timeout.trigger,
+                    "reminders": [
+                        {"before": str(r.before), "notify": r.notify}
+                        for r in state.timeout.reminders
+                    ],
+                }
+            states[state.name] = doc
+        transitions = []
+        for spec in self.transitions:
+            entry: dict[str, Any] = {
+                "trigger": spec.trigger,
+                "from": list(spec.sources),
+                "to": spec.dest,
+                "roles": sorted(spec.roles),
+                "guards": [{"expr": g.expr, "description": g.description} for g in spec.guards],
+                "reason": "required" if spec.reason_required else "optional",
+            }
+            if spec.notify:
+                entry["notify"] = spec.notify
+            transitions.append(entry)
+        return {
+            "name": self.name,
+            "job_function": self.job_function,
+            "description": self.description,
+            "facts": {name: fact.to_document() for name, fact in self.facts.items()},
+            "states": states,
+            "transitions": transitions,
+        }
+
+    @cached_property
+    def content_hash(self) -> str:
+        canonical = json.dumps(
+            self.to_document(), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def parse_workflow(
+    document: object, *, file: str, catalog: Catalog | None = None
+) -> WorkflowDefinition:
+    """Parse and validate; raise WorkflowInvalid listing every problem found."""
+    reader = _Reader(file, catalog or Catalog())
+    definition = reader.workflow(document)
+    if reader.problems or definition is None:
+        raise WorkflowInvalid(reader.problems)
+    return definition
+
+
+def parse_duration(text: object) -> Duration:
+    match = _DURATION.match(str(text)) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"expected 'N days' or 'N working days', got {text!r}")
+    return Duration(int(match.group(1)), bool(match.group(2)))
+
+
+def line_of(node: object, key: object = None) -> int | None:
+    """1-based line of ``node`` (or of ``key`` in it) when it came from YAML."""
+    lc = getattr(node, "lc", None)
+    if lc is None:
+        return None
+    try:
+        if key is None:
+            return int(lc.line) + 1
+        if isinstance(key, int):
+            return int(lc.item(key)[0]) + 1
+        return int(lc.key(key)[0]) + 1
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return int(lc.line) + 1
+
+
+class _Reader:
+    """Walks a document once, building the definition and collecting problems."""
+
+    def __init__(self, file: str, catalog: Catalog) -> None:
+        self.file = file
+        self.catalog = catalog
+        self.problems: list[Problem] = []
+
+    def problem(self, line: int | None, where: str, message: str) -> None:
+        self.problems.append(Problem(self.file, line, where, message))
+
+    def mapping(self, node: object, where: str, line: int | None) -> Mapping[str, Any] | None:
+        if isinstance(node, Mapping):
+            return node
+        self.problem(line, where, f"expected a mapping, got {_kind(node)}")
+        return None
+
+    def keys(
+        self,
+        node: Mapping[str, Any],
+        where: str,
+        *,
+        allowed: Iterable[str],
+        required: Iterable[str] = (),
+    ) -> None:
+        allowed = set(allowed)
+        for key in node:
+            if key not in allowed:
+                self.problem(
+                    line_of(node, key),
+                    f"{where}.{key}" if where else str(key),
+                    f"unknown key (allowed here: {', '.join(sorted(allowed))})",
+                )
+        for key in required:
+            if key not in node:
+                self.problem(line_of(node), f"{where}.{key}" if where else key, "is required")
+
+    def text(self, node: Mapping[str, Any], key: str, where: str, *, default: str = "") -> str:
+        value = node.get(key, default)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            self.problem(line_of(node, key), where, f"expected text, got {_kind(value)}")
+            return default
+        return value
+
+    def names(self, value: object, node: Mapping[str, Any], key: str, where: str) -> list[str]:
+        if isinstance(value, str):
+            return [value]
+        if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+            return list(value)
+        self.problem(line_of(node, key), where, "expected a name or a non-empty list of names")
+        return []
+
+    def translations(self, node: Mapping[str, Any], key: str, where: str) -> dict[str, str]:
+        value = node.get(key)
+        line = line_of(node, key)
+        if value is None:
+            self.problem(
+                line_of(node), where, f"is required, in {', '.join(self.catalog.languages)}"
+            )
+            return {}
+        table = self.mapping(value, where, line)
+        if table is None:
+            return {}
+        result: dict[str, str] = {}
+        for language, text in table.items():
+            if language not in self.catalog.languages:
+                self.problem(
+                    line_of(table, language),
+                    f"{where}.{language}",
+                    f"unknown language (known: {', '.join(self.catalog.languages)})",
+                )
+            elif not isinstance(text, str) or not text.strip():
+                self.problem(
+                    line_of(table, language), f"{where}.{language}", "must be non-empty text"
+                )
+            else:
+                result[language] = text
+        missing = [lang for lang in self.catalog.languages if lang not in table]
+        if missing:
+            self.problem(line, where, f"missing language(s): {', '.join(missing)}")
+        return result
+
+    # -- the document ----------------------------------------------------------------------
+
+    def workflow(self, document: object) -> WorkflowDefinition | None:
+        root = self.mapping(document, "(document)", line_of(document))
+        if root is None:
+            return None
+        self.keys(
+            root,
+            "",
+            allowed=("name", "job_function", "description", "facts", "states", "transitions"),
+            required=("name", "job_function", "states", "transitions"),
+        )
+        name = self.text(root, "name", "name")
+        if name and not _STEM.match(name):
+            self.problem(line_of(root, "name"), "name", "use lowercase letters, digits and dashes")
+        job_function = self.text(root, "job_function", "job_function")
+        known_functions = self.catalog.job_functions
+        if job_function and known_functions is not None and job_function not in known_functions:
+            self.problem(
+                line_of(root, "job_function"),
+                "job_function",
+                f"unknown job function {job_function!r} "
+                f"(config/hiring-drive.yaml has: {', '.join(sorted(known_functions))})",
+            )
+        facts = self.facts(root.get("facts") or {}, line_of(root, "facts"))
+        states = self.states(root.get("states"), line_of(root, "states"))
+        transitions = self.transitions(root.get("transitions"), line_of(root, "transitions"), facts)
+        self.check_graph(states, transitions, root)
+        return WorkflowDefinition(
+            name=name,
+            job_function=job_function,
+            description=self.text(root, "description", "description"),
+            facts=facts,
+            states=states,
+            transitions=tuple(transitions),
+            file=self.file,
+        )
+
+    def facts(self, node: object, line: int | None) -> dict[str, FactSpec]:
+        table = self.mapping(node, "facts", line)
+        result: dict[str, FactSpec] = {}
+        for name, raw in (table or {}).items():
+            where = f"facts.{name}"
+            fact_line = line_of(table, name)
+            if not isinstance(name, str) or not _NAME.match(name):
+                self.problem(fact_line, where, "use lowercase_with_underscores for fact names")
+                continue
+            spec = self.mapping(raw, where, fact_line)
+            if spec is None:
+                continue
+            self.keys(
+                spec, where, allowed=("type", "choices", "min", "max", "label"), required=("type",)
+            )
+            kind = spec.get("type")
+            if kind not in FACT_TYPES:
+                self.problem(
+                    line_of(spec, "type"),
+                    f"{where}.type",
+                    f"must be one of {', '.join(FACT_TYPES)}",
+                )
+                continue
+            choices: tuple[str, ...] = ()
+            if kind == "choice":
+                raw_choices = spec.get("choices")
+                if (
+                    not isinstance(raw_choices, list)
+                    or not raw_choices
+                    or not all(isinstance(c, str) for c in raw_choices)
+                ):
+                    self.problem(
+                        line_of(spec, "choices"),
+                        f"{where}.choices",
+                        "a choice fact needs a list of choices",
+                    )
+                else:
+                    choices = tuple(raw_choices)
+            elif "choices" in spec:
+                self.problem(
+                    line_of(spec, "choices"), f"{where}.choices", "only choice facts have choices"
+                )
+            bounds: dict[str, int | None] = {"min": None, "max": None}
+            for bound in bounds:
+                if bound in spec:
+                    value = spec[bound]
+                    if kind != "integer":
+                        self.problem(
+                            line_of(spec, bound),
+                            f"{where}.{bound}",
+                            "only integer facts have bounds",
+                        )
+                    elif not isinstance(value, int) or isinstance(value, bool):
+                        self.problem(
+                            line_of(spec, bound), f"{where}.{bound}", "must be a whole number"
+                        )
+                    else:
+                        bounds[bound] = value
+            result[name] = FactSpec(
+                name=name,
+                type=kind,
+                label=self.translations(spec, "label", f"{where}.label"),
+                choices=choices,
+                minimum=bounds["min"],
+                maximum=bounds["max"],
+                line=fact_line,
+            )
+        return result
+
+    def states(self, node: object, line: int | None) -> dict[str, StateSpec]:
+        table = self.mapping(node, "states", line)
+        result: dict[str, StateSpec] = {}
+        if table is None:
+            return result
+        if not table:
+            self.problem(line, "states", "a workflow needs states")
+        for name, raw in table.items():
+            where = f"states.{name}"
+            state_line = line_of(table, name)
+            if not isinstance(name, str) or not _NAME.match(name):
+                self.problem(state_line, where, "use lowercase_with_underscores for state names")
+                continue
+            spec = self.mapping(raw, where, state_line)
+            if spec is None:
+                continue
+            self.keys(spec, where, allowed=("initial", "final", "label", "public", "timeout"))
+            flags = {}
+            for flag in ("initial", "final"):
+                value = spec.get(flag, False)
+                if not isinstance(value, bool):
+                    self.problem(line_of(spec, flag), f"{where}.{flag}", "must be true or false")
+                    value = False
+                flags[flag] = value
+            timeout = None
+            if spec.get("timeout") is not None:
+                timeout = self.timeout(
+                    spec["timeout"], f"{where}.timeout", line_of(spec, "timeout")
+                )
+            result[name] = StateSpec(
+                name=name,
+                label=self.translations(spec, "label", f"{where}.label"),
+                public=self.translations(spec, "public", f"{where}.public"),
+                initial=flags["initial"],
+                final=flags["final"],
+                timeout=timeout,
+                line=state_line,
+            )
+        return result
+
+    def timeout(self, node: object, where: str, line: int | None) -> Timeout | None:
+        spec = self.mapping(node, where, line)
+        if spec is None:
+            return None
+        self.keys(
+            spec, where, allowed=("after", "trigger", "reminders"), required=("after", "trigger")
+        )
+        after = self.duration(spec, "after", f"{where}.after")
+        trigger = self.text(spec, "trigger", f"{where}.trigger")
+        reminders: list[Reminder] = []
+        raw_reminders = spec.get("reminders") or []
+        if not isinstance(raw_reminders, list):
+            self.problem(line_of(spec, "reminders"), f"{where}.reminders", "expected a list")
+            raw_reminders = []
+        for index, raw in enumerate(raw_reminders):
+            rwhere = f"{where}.reminders[{index}]"
+            reminder = self.mapping(raw, rwhere, line_of(raw_reminders, index))
+            if reminder is None:
+                continue
+            self.keys(reminder, rwhere, allowed=("before", "notify"), required=("before", "notify"))
+            before = self.duration(reminder, "before", f"{rwhere}.before")
+            notify = self.text(reminder, "notify", f"{rwhere}.notify")
+            self.template(notify, reminder, "notify", f"{rwhere}.notify")
+            if before and after:
+                if before.working_days != after.working_days:
+                    self.problem(
+                        line_of(reminder, "before"),
+                        f"{rwhere}.before",
+                        f"count in the same unit as the timeout ({after})",
+                    )
+                elif before.amount >= after.amount:
+                    self.problem(
+                        line_of(reminder, "before"),
+                        f"{rwhere}.before",
+                        f"must come before the timeout ({before} is not less than {after})",
+                    )
+            if before and notify:
+                reminders.append(Reminder(before, notify, line_of(raw_reminders, index)))
+        if after is None or not trigger:
+            return None
+        return Timeout(after, trigger, tuple(reminders), line)
+
+    def duration(self, node: Mapping[str, Any], key: str, where: str) -> Duration | None:
+        if key not in node:
+            return None
+        try:
+            duration = parse_duration(node[key])
+        except ValueError as exc:
+            self.problem(line_of(node, key), where, str(exc))
+            return None
+        if duration.amount <= 0:
+            self.problem(line_of(node, key), where, "must be at least 1 day")
+            return None
+        return duration
+
+    def template(self, key: str, node: Mapping[str, Any], field_name: str, where: str) -> None:
+        known = self.catalog.template_keys
+        if key and known is not None and key not in known:
+            self.problem(
+                line_of(node, field_name),
+                where,
+                f"unknown template key {key!r} (no folder notifications/{key}/ with a file per language)",
+            )
+
+    def transitions(
+        self, node: object, line: int | None, facts: Mapping[str, FactSpec]
+    ) -> list[TransitionSpec]:
+        result: list[TransitionSpec] = []
+        if not isinstance(node, list) or not node:
+            self.problem(line, "transitions", "expected a non-empty list of transitions")
+            return result
+        for index, raw in enumerate(node):
+            where = f"transitions[{index}]"
+            spec = self.mapping(raw, where, line_of(node, index))
+            if spec is None:
+                continue
+            trigger = self.text(spec, "trigger", f"{where}.trigger")
+            if trigger:
+                where = f"transitions[{index}] ({trigger})"
+            self.keys(
+                spec,
+                where,
+                allowed=("trigger", "from", "to", "roles", "guards", "reason", "notify"),
+                required=("trigger", "from", "to", "roles"),
+            )
+            if trigger and not _NAME.match(trigger):
+                self.problem(
+                    line_of(spec, "trigger"), f"{where}.trigger", "use lowercase_with_underscores"
+                )
+            sources = (
+                self.names(spec.get("from"), spec, "from", f"{where}.from")
+                if "from" in spec
+                else []
+            )
+            dest = self.text(spec, "to", f"{where}.to")
+            roles = (
+                self.names(spec.get("roles"), spec, "roles", f"{where}.roles")
+                if "roles" in spec
+                else []
+            )
+            for role in roles:
+                if role not in self.catalog.roles:
+                    self.problem(
+                        line_of(spec, "roles"),
+                        f"{where}.roles",
+                        f"unknown role {role!r} (roles that fire: {', '.join(sorted(self.catalog.roles))})",
+                    )
+            guards = self.guards(spec.get("guards") or [], spec, where, facts)
+            reason = spec.get("reason", "optional")
+            if reason not in ("optional", "required"):
+                self.problem(
+                    line_of(spec, "reason"), f"{where}.reason", "must be optional or required"
+                )
+            notify = self.text(spec, "notify", f"{where}.notify") or None
+            if notify:
+                self.template(notify, spec, "notify", f"{where}.notify")
+            result.append(
+                TransitionSpec(
+                    trigger=trigger,
+                    sources=tuple(sources),
+                    dest=dest,
+                    roles=frozenset(roles),
+                    guards=tuple(guards),
+                    reason_required=reason == "required",
+                    notify=notify,
+                    line=line_of(node, index),
+                )
+            )
+        return result
+
+    def guards(
+        self, node: object, spec: Mapping[str, Any], where: str, facts: Mapping[str, FactSpec]
+    ) -> list[CompiledGuard]:
+        if not isinstance(node, list):
+            self.problem(line_of(spec, "guards"), f"{where}.guards", "expected a list of guards")
+            return []
+        result = []
+        for index, raw in enumerate(node):
+            gwhere = f"{where}.guards[{index}]"
+            gline = line_of(node, index)
+            if isinstance(raw, Mapping):
+                self.keys(raw, gwhere, allowed=("expr", "description"), required=("expr",))
+                expr, description = raw.get("expr"), raw.get("description") or ""
+                gline = line_of(raw, "expr") or gline
+            else:
+                expr, description = raw, ""
+            try:
+                guard = compile_guard(expr, str(description))  # type: ignore[arg-type]
+            except GuardSyntaxError as exc:
+                self.problem(gline, gwhere, f"guard {expr!r} {exc}")
+                continue
+            unknown = sorted(guard.facts - set(facts))
+            if unknown:
+                self.problem(
+                    gline,
+                    gwhere,
+                    f"guard {expr!r} reads undeclared fact(s) {', '.join(unknown)} "
+                    f"(declared: {', '.join(sorted(facts)) or 'none'})",
+                )
+                continue
+            result.append(guard)
+        return result
+
+    def check_graph(
+        self,
+        states: Mapping[str, StateSpec],
+        transitions: list[TransitionSpec],
+        root: Mapping[str, Any],
+    ) -> None:
+        if not states:
+            return
+        initials = [s for s in states.values() if s.initial]
+        if len(initials) != 1:
+            found = ", ".join(s.name for s in initials) or "none"
+            line = initials[1].line if len(initials) > 1 else line_of(root, "states")
+            self.problem(line, "states", f"exactly one state must be initial (found: {found})")
+        seen: dict[tuple[str, str], TransitionSpec] = {}
+        exits: dict[str, set[str]] = {name: set() for name in states}
+        for spec in transitions:
+            where = f"transitions ({spec.trigger})"
+            for source in spec.sources:
+                if source not in states:
+                    self.problem(spec.line, f"{where}.from", _unknown_state(source, states))
+                    continue
+                if states[source].final:
+                    self.problem(
+                        spec.line, f"{where}.from", f"{source!r} is final; finals have no exits"
+                    )
+                key = (spec.trigger, source)
+                if key in seen:
+                    self.problem(
+                        spec.line,
+                        f"{where}.from",
+                        f"trigger {spec.trigger!r} already leaves {source!r} "
+                        f"(line {seen[key].line}); a trigger leaves a state at most once",
+                    )
+                seen[key] = spec
+                if spec.dest in states:
+                    exits[source].add(spec.dest)
+            if spec.dest and spec.dest not in states:
+                self.problem(spec.line, f"{where}.to", _unknown_state(spec.dest, states))
+        for state in states.values():
+            if state.initial and state.final:
+                self.problem(
+                    state.line, f"states.{state.name}", "the initial state cannot be final"
+                )
+            if not state.final and not exits[state.name]:
+                self.problem(
+                    state.line,
+                    f"states.{state.name}",
+                    "is not final but no transition leaves it (mark it final or add one)",
+                )
+            if state.final and state.timeout:
+                self.problem(
+                    state.timeout.line, f"states.{state.name}.timeout", "finals cannot time out"
+                )
+            if state.timeout:
+                timed = seen.get((state.timeout.trigger, state.name))
+                where = f"states.{state.name}.timeout.trigger"
+                if timed is None:
+                    self.problem(
+                        state.timeout.line,
+                        where,
+                        f"no transition {state.timeout.trigger!r} leaves {state.name!r}",
+                    )
+                elif "system" not in timed.roles:
+                    self.problem(
+                        state.timeout.line,
+                        where,
+                        f"transition {state.timeout.trigger!r} must allow role system to fire on timeout",
+                    )
+        if len(initials) == 1:
+            reached = {initials[0].name}
+            queue = deque(reached)
+            while queue:
+                for nxt in exits[queue.popleft()]:
+                    if nxt not in reached:
+                        reached.add(nxt)
+                        queue.append(nxt)
+            for state in states.values():
+                if state.name not in reached:
+                    self.problem(
+                        state.line,
+                        f"states.{state.name}",
+                        f"cannot be reached from the initial state {initials[0].name!r}",
+                    )
+
+
+def _unknown_state(name: str, states: Mapping[str, StateSpec]) -> str:
+    return f"unknown state {name!r} (states: {', '.join(states)})"
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"

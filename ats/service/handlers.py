@@ -1,0 +1,330 @@
+"""Command handlers: plain functions, one transaction each (design invariant 1)."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from email_validator import EmailNotValidError, validate_email
+
+from ats.domain.audit import GENESIS, AuditEntry
+from ats.domain.drive import HiringDrive
+from ats.domain.events import CandidacyAdvanced
+from ats.domain.workflow import LANGUAGES, WorkflowDefinition
+from ats.errors import (
+    ConfigurationError,
+    ConflictError,
+    DuplicateApplication,
+    InvalidInput,
+    MigrationRefused,
+    NotFound,
+)
+from ats.service.app import App
+from ats.service.commands import Apply, FireTrigger, MigrateWorkflow
+
+log = structlog.get_logger("ats")
+
+_PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{5,24}$")
+
+
+@dataclass(frozen=True)
+class LoadedWorkflow:
+    name: str
+    number: int
+    content_hash: str
+    new: bool
+
+
+def load_workflows(
+    app: App, definitions: Sequence[tuple[WorkflowDefinition, str]]
+) -> list[LoadedWorkflow]:
+    """Store each definition not stored yet (by content hash); idempotent."""
+    loaded: list[LoadedWorkflow] = []
+    with app.unit_of_work() as uow:
+        for definition, source in definitions:
+            existing = uow.workflows.by_hash(definition.content_hash)
+            if existing is not None:
+                loaded.append(
+                    LoadedWorkflow(
+                        existing["name"], existing["number"], definition.content_hash, False
+                    )
+                )
+                continue
+            _, number = uow.workflows.add(
+                name=definition.name,
+                content_hash=definition.content_hash,
+                definition=definition.to_document(),
+                source=source,
+                now=app.clock.now(),
+            )
+            loaded.append(LoadedWorkflow(definition.name, number, definition.content_hash, True))
+            log.info("workflow.stored", workflow=definition.name, number=number)
+        uow.commit()
+    return loaded
+
+
+def load_drive(app: App, drive: HiringDrive) -> dict[str, int]:
+    """Insert or update the drive's catalogue; returns how many rows changed per kind."""
+    with app.unit_of_work() as uow:
+        counts = uow.catalogue.load(drive)
+        uow.commit()
+    return counts
+
+
+def apply(command: Apply, app: App) -> int:
+    """Open a candidacy for a (new or known) candidate; return its id."""
+    name = command.name.strip()
+    problems = []
+    if not name or len(name) > 200 or any(c in name for c in "\r\n\t\x00"):
+        problems.append("name: give the candidate's name, one line, at most 200 characters")
+    try:
+        email = validate_email(command.email, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        problems.append(f"email {command.email!r}: {exc}")
+        email = ""
+    if command.language not in LANGUAGES:
+        problems.append(f"language {command.language!r}: choose one of {', '.join(LANGUAGES)}")
+    phone = (command.phone or "").strip() or None
+    if phone is not None and not _PHONE.match(phone):
+        problems.append(f"phone {phone!r}: digits, spaces and + ( ) . / - only")
+    if problems:
+        raise InvalidInput("cannot apply: " + "; ".join(problems))
+
+    now = app.clock.now()
+    with app.unit_of_work() as uow:
+        vacancy = uow.catalogue.vacancy(command.vacancy)
+        if vacancy is None:
+            raise NotFound(f"no vacancy {command.vacancy!r}; `ats vacancy list` shows them")
+        workflow = uow.workflows.latest(vacancy["workflow"])
+        if workflow is None:
+            raise ConfigurationError(
+                f"workflow {vacancy['workflow']!r} is not loaded; run `ats init` first"
+            )
+        definition = app.registry.definition(uow, workflow["id"])
+        candidate = uow.candidates.by_email(email)
+        if candidate is None:
+            key = secrets.token_hex(8)
+            candidate_id = uow.candidates.add(
+                key=key, name=name, email=email, language=command.language, phone=phone, now=now
+            )
+        else:
+            key, candidate_id = candidate["key"], candidate["id"]
+            if uow.candidacies.exists(candidate_id, command.vacancy):
+                raise DuplicateApplication(
+                    f"{email} has already applied to vacancy {command.vacancy}; "
+                    "one candidacy per candidate and vacancy"
+                )
+        candidacy_id = uow.candidacies.add(
+            candidate_id=candidate_id,
+            vacancy=command.vacancy,
+            workflow_version_id=workflow["id"],
+            state=definition.initial_state,
+            audit_head=GENESIS,
+            now=now,
+        )
+        entry = AuditEntry(
+            candidacy_id=candidacy_id,
+            seq=1,
+            candidate_key=key,
+            vacancy=command.vacancy,
+            actor=command.actor or f"candidate:{key}",
+            role=command.role,
+            trigger="apply",
+            src=None,
+            dst=definition.initial_state,
+            reason=None,
+            facts={},
+            workflow_version_id=workflow["id"],
+            workflow_hash=workflow["content_hash"],
+            occurred_at=now,
+            request_id=command.request_id,
+            process=app.process,
+            prev_hash=GENESIS,
+        )
+        head = uow.audit.append(entry)
+        uow.candidacies.set_head(candidacy_id, head)
+        uow.commit()
+    log.info("candidacy.opened", candidacy=candidacy_id, vacancy=command.vacancy)
+    return candidacy_id
+
+
+def fire_trigger(command: FireTrigger, app: App) -> CandidacyAdvanced:
+    """Fire a trigger: state and version by compare-and-set, plus one audit entry, atomically."""
+    with app.unit_of_work() as uow:
+        found = uow.candidacies.get(command.candidacy_id)
+        if found is None:
+            raise NotFound(f"no candidacy {command.candidacy_id}")
+        candidacy, head = found
+        if command.expected_version is not None and command.expected_version != candidacy.version:
+            raise ConflictError(
+                f"candidacy {candidacy.id} is at version {candidacy.version}, "
+                f"not {command.expected_version}; reload it and try again"
+            )
+        read_version = candidacy.version
+        definition = app.registry.definition(uow, candidacy.workflow_version_id)
+        event = candidacy.fire(
+            definition,
+            app.registry.machine(definition),
+            trigger=command.trigger,
+            actor=command.actor,
+            role=command.role,
+            reason=command.reason,
+            facts=command.facts,
+            now=app.clock.now(),
+        )
+        entry = AuditEntry(
+            candidacy_id=candidacy.id,
+            seq=candidacy.version,
+            candidate_key=candidacy.candidate_key,
+            vacancy=candidacy.vacancy,
+            actor=command.actor,
+            role=command.role,
+            trigger=event.trigger,
+            src=event.src,
+            dst=event.dst,
+            reason=event.reason,
+            facts=event.facts,
+            workflow_version_id=candidacy.workflow_version_id,
+            workflow_hash=definition.content_hash,
+            occurred_at=event.at,
+            request_id=command.request_id,
+            process=app.process,
+            prev_hash=head,
+        )
+        uow.candidacies.save(candidacy, expected_version=read_version, audit_head=entry.hash)
+        uow.audit.append(entry)
+        uow.commit()
+    log.info(
+        "candidacy.advanced",
+        candidacy=event.candidacy_id,
+        trigger=event.trigger,
+        src=event.src,
+        dst=event.dst,
+        role=event.role,
+    )
+    return event
+
+
+@dataclass
+class MigrationPlan:
+    workflow: str
+    from_number: int
+    to_number: int
+    moves: list[tuple[int, str, str]] = field(default_factory=list)  # candidacy, src, dst
+    applied: bool = False
+
+    def counts(self) -> dict[tuple[str, str], int]:
+        result: dict[tuple[str, str], int] = {}
+        for _, src, dst in self.moves:
+            result[src, dst] = result.get((src, dst), 0) + 1
+        return result
+
+
+def migrate_workflow(command: MigrateWorkflow, app: App) -> MigrationPlan:
+    """Move in-flight candidacies to a newer version along an explicit state map.
+
+    States that exist in both versions map to themselves unless the map says
+    otherwise; a state in use with no target refuses the whole migration.
+    """
+    now = app.clock.now()
+    with app.unit_of_work() as uow:
+        old = uow.workflows.find(command.workflow, command.from_number)
+        if old is None:
+            raise NotFound(f"workflow {command.workflow} has no version {command.from_number}")
+        new = (
+            uow.workflows.latest(command.workflow)
+            if command.to_number is None
+            else uow.workflows.find(command.workflow, command.to_number)
+        )
+        if new is None:
+            raise NotFound(f"workflow {command.workflow} has no version {command.to_number}")
+        if new["number"] <= old["number"]:
+            raise MigrationRefused(
+                f"migrate forward only: v{old['number']} to v{new['number']} is not newer"
+            )
+        old_def = app.registry.definition(uow, old["id"])
+        new_def = app.registry.definition(uow, new["id"])
+        problems = []
+        for src, dst in command.state_map.items():
+            if src not in old_def.states:
+                problems.append(f"map {src}={dst}: v{old['number']} has no state {src!r}")
+            if dst not in new_def.states:
+                problems.append(
+                    f"map {src}={dst}: v{new['number']} has no state {dst!r} "
+                    f"(it has: {', '.join(new_def.states)})"
+                )
+        if problems:
+            raise MigrationRefused("the state map is wrong:\n  " + "\n  ".join(problems))
+        mapping = {s: s for s in old_def.states if s in new_def.states}
+        mapping.update(command.state_map)
+        rows = uow.candidacies.states_on_version(old["id"])
+        finals = {s.name for s in old_def.states.values() if s.final}
+        plan = MigrationPlan(command.workflow, old["number"], new["number"])
+        unmapped: dict[str, int] = {}
+        for candidacy_id, state in rows:
+            if state in finals:
+                continue
+            if state not in mapping:
+                unmapped[state] = unmapped.get(state, 0) + 1
+            else:
+                plan.moves.append((candidacy_id, state, mapping[state]))
+        if unmapped:
+            detail = ", ".join(f"{s} ({n} candidacies)" for s, n in sorted(unmapped.items()))
+            raise MigrationRefused(
+                f"v{new['number']} has no state for: {detail}; "
+                "map each with --map OLD=NEW and run again"
+            )
+        if command.dry_run:
+            return plan
+        for candidacy_id, src, dst in plan.moves:
+            found = uow.candidacies.get(candidacy_id)
+            assert found is not None  # noqa: S101 - read in this transaction a moment ago
+            candidacy, head = found
+            read_version = candidacy.version
+            candidacy.state = dst
+            candidacy.version += 1
+            candidacy.workflow_version_id = new["id"]
+            if src != dst:
+                candidacy.state_entered_at = now
+            entry = AuditEntry(
+                candidacy_id=candidacy_id,
+                seq=candidacy.version,
+                candidate_key=candidacy.candidate_key,
+                vacancy=candidacy.vacancy,
+                actor=command.actor,
+                role="system",
+                trigger="migrate",
+                src=src,
+                dst=dst,
+                reason=f"workflow {command.workflow} v{old['number']} -> v{new['number']}",
+                facts={},
+                workflow_version_id=new["id"],
+                workflow_hash=new["content_hash"],
+                occurred_at=now,
+                request_id=command.request_id,
+                process=app.process,
+                prev_hash=head,
+            )
+            uow.candidacies.save(candidacy, expected_version=read_version, audit_head=entry.hash)
+            uow.audit.append(entry)
+        uow.commit()
+        plan.applied = True
+    log.info(
+        "workflow.migrated",
+        workflow=command.workflow,
+        src=plan.from_number,
+        dst=plan.to_number,
+        candidacies=len(plan.moves),
+    )
+    return plan
+
+
+HANDLERS: Mapping[type, Callable[[Any, App], Any]] = {
+    Apply: apply,
+    FireTrigger: fire_trigger,
+    MigrateWorkflow: migrate_workflow,
+}

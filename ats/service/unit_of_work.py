@@ -1,0 +1,47 @@
+"""One unit of work = one database transaction; leaving without commit rolls back."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Engine
+
+from ats.adapters.db.store import AuditLog, Candidacies, Candidates, Catalogue, WorkflowVersions
+
+
+class UnitOfWork:
+    connection: Connection
+    workflows: WorkflowVersions
+    catalogue: Catalogue
+    candidates: Candidates
+    candidacies: Candidacies
+    audit: AuditLog
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def __enter__(self) -> UnitOfWork:
+        self.connection = self.engine.connect()
+        self._transaction = self.connection.begin()
+        self.workflows = WorkflowVersions(self.connection)
+        self.catalogue = Catalogue(self.connection)
+        self.candidates = Candidates(self.connection)
+        self.candidacies = Candidacies(self.connection)
+        self.audit = AuditLog(self.connection)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if self._transaction.is_active:
+                self._transaction.rollback()
+        finally:
+            self.connection.close()
+
+    def commit(self) -> None:
+        self._transaction.commit()

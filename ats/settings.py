@@ -1,0 +1,127 @@
+"""One frozen settings object, read from ``config/ats.toml`` and ``ATS_*`` variables.
+
+Settings are checked once at start-up; every bad key gets its own line in one
+``ConfigurationError`` so an operator fixes them all in one go.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ats.errors import ConfigurationError
+
+LANGUAGES = ("nl", "fr", "de", "en")
+LOG_FORMATS = ("auto", "json", "console")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    """Everything ATS needs to know about where it runs."""
+
+    home: Path
+    database_url: str
+    timezone: str = "Europe/Brussels"
+    default_language: str = "nl"
+    log_format: str = "auto"
+    log_level: str = "info"
+    sqlite_busy_timeout_ms: int = 5000
+
+    @property
+    def workflows_dir(self) -> Path:
+        return self.home / "workflows"
+
+    @property
+    def notifications_dir(self) -> Path:
+        return self.home / "notifications"
+
+    @property
+    def hiring_drive_file(self) -> Path:
+        return self.home / "config" / "hiring-drive.yaml"
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+_KEYS = {f.name: f for f in fields(Settings) if f.name != "home"}
+
+
+def default_database_url(home: Path) -> str:
+    return f"sqlite:///{home / 'var' / 'ats.sqlite3'}"
+
+
+def load_settings(
+    home: Path | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    config_file: Path | None = None,
+) -> Settings:
+    """Read settings: defaults, then ``config/ats.toml``, then ``ATS_*`` variables."""
+    env = os.environ if environ is None else environ
+    root = Path(home or env.get("ATS_HOME") or Path.cwd()).resolve()
+    path = config_file or Path(env.get("ATS_CONFIG") or root / "config" / "ats.toml")
+    problems: list[str] = []
+    raw: dict[str, object] = {}
+
+    if path.exists():
+        try:
+            document = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigurationError(f"{path}: not valid TOML: {exc}") from exc
+        for key, value in document.items():
+            if key not in _KEYS:
+                problems.append(f"{path}: unknown key {key!r} (known: {', '.join(sorted(_KEYS))})")
+            else:
+                raw[key] = value
+    for key in _KEYS:
+        variable = f"ATS_{key.upper()}"
+        if variable in env:
+            raw[key] = env[variable]
+
+    values: dict[str, object] = {}
+    for key, value in raw.items():
+        if key == "sqlite_busy_timeout_ms":
+            try:
+                number = int(str(value))
+            except ValueError:
+                problems.append(f"{key}: must be a whole number of milliseconds, got {value!r}")
+                continue
+            if number < 0:
+                problems.append(f"{key}: must not be negative, got {number}")
+            values[key] = number
+        elif not isinstance(value, str) or not value:
+            problems.append(f"{key}: must be a non-empty string, got {value!r}")
+        else:
+            values[key] = value
+
+    values.setdefault("database_url", default_database_url(root))
+    _check_choice(values, "default_language", LANGUAGES, problems)
+    _check_choice(values, "log_format", LOG_FORMATS, problems)
+    _check_choice(values, "log_level", LOG_LEVELS, problems)
+    url = str(values["database_url"])
+    if not url.startswith(("sqlite:", "postgresql")):
+        problems.append(
+            f"database_url: use sqlite:///PATH or postgresql+psycopg://..., got {url.split(':')[0]!r}"
+        )
+    if "timezone" in values:
+        try:
+            ZoneInfo(str(values["timezone"]))
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"timezone: unknown time zone {values['timezone']!r}")
+
+    if problems:
+        raise ConfigurationError("bad settings:\n" + "\n".join(f"  {p}" for p in problems))
+    return Settings(home=root, **values)  # type: ignore[arg-type]
+
+
+def _check_choice(
+    values: dict[str, object], key: str, choices: tuple[str, ...], problems: list[str]
+) -> None:
+    if key in values and values[key] not in choices:
+        problems.append(f"{key}: must be one of {', '.join(choices)}, got {values[key]!r}")

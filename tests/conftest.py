@@ -1,0 +1,127 @@
+"""Shared fixtures: real SQLite files always, real PostgreSQL when ATS_TEST_DATABASE_URL is set.
+
+Each PostgreSQL test gets a throw-away schema, so runs never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import uuid
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from ats.bootstrap import bootstrap
+from ats.clock import ManualClock
+from ats.domain.workflow import FactSpec, TransitionSpec, WorkflowDefinition
+from ats.service.app import App
+from ats.service.setup import initialise
+from ats.settings import Settings
+
+REPO = Path(__file__).resolve().parents[1]
+PG_URL = os.environ.get("ATS_TEST_DATABASE_URL")
+START = datetime(2021, 6, 28, 7, 0, tzinfo=UTC)
+
+
+def pg_schema_url(base: str, schema: str) -> str:
+    url = make_url(base)
+    if url.drivername == "postgresql":
+        url = url.set(drivername="postgresql+psycopg")
+    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'ats.sqlite3'}"
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL: set ATS_TEST_DATABASE_URL to run (`.ci/run` does)")
+    schema = f"ats_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield pg_schema_url(PG_URL, schema)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(home=REPO, database_url=database_url)
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(START)
+
+
+@pytest.fixture
+def app(settings: Settings, clock: ManualClock) -> Iterator[App]:
+    """The application on a migrated database with the real drive and workflows loaded."""
+    application = bootstrap(settings, clock=clock)
+    initialise(application)
+    try:
+        yield application
+    finally:
+        application.close()
+
+
+def satisfying_facts(
+    definition: WorkflowDefinition, spec: TransitionSpec, known: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Values for the facts ``spec``'s guards read that make every guard hold, if any exist."""
+    names = sorted({name for guard in spec.guards for name in guard.facts})
+    domains = [_domain(definition.facts[name]) for name in names]
+    for values in itertools.product(*domains):
+        drawn = dict(zip(names, values, strict=True))
+        merged = {**known, **drawn}
+        if all(guard.failure(merged) is None for guard in spec.guards):
+            return drawn
+    return None
+
+
+def _domain(fact: FactSpec) -> list[Any]:
+    if fact.type == "integer":
+        low = fact.minimum if fact.minimum is not None else 0
+        high = fact.maximum if fact.maximum is not None else 100
+        return sorted({high, low, (low + high) // 2})
+    if fact.type == "boolean":
+        return [True, False]
+    if fact.type == "choice":
+        return list(fact.choices)
+    if fact.type == "date":
+        return ["2021-07-01"]
+    return ["yes"]
+
+
+def path_to(definition: WorkflowDefinition, goal: str) -> list[TransitionSpec]:
+    """The shortest chain of transitions from the initial state to ``goal``, not via timers."""
+    frontier: list[tuple[str, list[TransitionSpec]]] = [(definition.initial_state, [])]
+    seen = {definition.initial_state}
+    while frontier:
+        state, path = frontier.pop(0)
+        if state == goal:
+            return path
+        for spec in definition.transitions:
+            if state in spec.sources and spec.dest not in seen and spec.roles - {"system"}:
+                seen.add(spec.dest)
+                frontier.append((spec.dest, [*path, spec]))
+    raise AssertionError(f"{definition.name}: {goal} cannot be reached")
+
+
+def role_for(spec: TransitionSpec) -> str:
+    """A staff role that may fire ``spec`` (the candidate only when nobody else may)."""
+    return sorted(spec.roles - {"candidate", "system"} or spec.roles)[0]
