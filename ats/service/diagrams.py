@@ -31,7 +31,7 @@ def _mermaid(definition: WorkflowDefinition) -> str:
             lines.append(f"    {state.name} --> [*]")
         if state.timeout:
             lines.append(
-                f"    note right of {state.name}: after {state.timeout.after} -> {state.timeout.trigger}"
+                f"    note right of {state.name} : after {state.timeout.after} -> {state.timeout.trigger}"
             )
     return "\n".join(lines) + "\n"
 
@@ -44,13 +44,18 @@ def _dot(definition: WorkflowDefinition) -> str:
     ]
     for state in definition.states.values():
         shape = "doublecircle" if state.final else ("circle" if state.initial else "box")
-        label = state.label.get("en", state.name)
+        label = _quote(state.label.get("en", state.name))
         if state.timeout:
             label += f"\\n(after {state.timeout.after} -> {state.timeout.trigger})"
         lines.append(f'    "{state.name}" [shape={shape}, label="{label}"];')
     for spec in definition.transitions:
         for source in spec.sources:
             label = _edge_label(definition, spec.trigger, spec.roles)
-            lines.append(f'    "{source}" -> "{spec.dest}" [label="{label}"];')
+            lines.append(f'    "{source}" -> "{spec.dest}" [label="{_quote(label)}"];')
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+def _quote(text: str) -> str:
+    """Text safe inside a dot double-quoted string."""
+    return text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ")
