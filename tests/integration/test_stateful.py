@@ -97,7 +97,8 @@ def test_random_triggers_keep_every_invariant(app: App) -> None:
                 return
             after = _row(app, candidacy_id)
             spec = definition.transition(trigger, before["state"])
-            assert spec is not None and role in spec.roles
+            assert spec is not None
+            assert role in spec.roles
             assert (event.src, event.dst) == (before["state"], spec.dest)
             assert after["state"] == spec.dest
             assert after["version"] == before["version"] + 1

@@ -45,7 +45,7 @@ def test_every_bad_key_is_named_in_one_error(tmp_path: Path) -> None:
 def test_a_broken_toml_file_is_reported_with_its_path(tmp_path: Path) -> None:
     (tmp_path / "config").mkdir()
     (tmp_path / "config" / "ats.toml").write_text("timezone = \n")
-    with pytest.raises(ConfigurationError, match="ats.toml: not valid TOML"):
+    with pytest.raises(ConfigurationError, match=r"ats\.toml: not valid TOML"):
         load_settings(tmp_path, environ={})
 
 
