@@ -28,19 +28,7 @@ def read_workflow_file(path: Path, catalog: Catalog) -> WorkflowDefinition:
         document = load_yaml(path, display=display)
     except YamlUnreadable as exc:
         raise WorkflowInvalid([exc.problem]) from None
-    definition = parse_workflow(document, file=display, catalog=catalog)
-    if definition.name != path.stem:
-        raise WorkflowInvalid(
-            [
-                Problem(
-                    display,
-                    1,
-                    "name",
-                    f"{definition.name!r} must match the file name {path.stem!r}",
-                )
-            ]
-        )
-    return definition
+    return parse_workflow(document, file=display, catalog=catalog, expected_name=path.stem)
 
 
 def read_workflow_files(paths: Iterable[Path], catalog: Catalog) -> list[WorkflowDefinition]:
@@ -56,7 +44,12 @@ def read_workflow_files(paths: Iterable[Path], catalog: Catalog) -> list[Workflo
     for definition in definitions:
         if definition.name in names:
             problems.append(
-                Problem(definition.file, 1, "name", f"also defined in {names[definition.name]}")
+                Problem(
+                    definition.file,
+                    definition.line,
+                    "name",
+                    f"also defined in {names[definition.name]}",
+                )
             )
         names[definition.name] = definition.file
     if problems:

@@ -133,6 +133,7 @@ class Timeout:
     trigger: str
     reminders: tuple[Reminder, ...] = ()
     line: int | None = field(default=None, compare=False)
+    trigger_line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,7 @@ class WorkflowDefinition:
     states: Mapping[str, StateSpec]
     transitions: tuple[TransitionSpec, ...]
     file: str = field(default="", compare=False)
+    line: int | None = field(default=None, compare=False)  # of the name key, for messages
 
     @property
     def initial_state(self) -> str:
@@ -242,10 +244,17 @@ class WorkflowDefinition:
 
 
 def parse_workflow(
-    document: object, *, file: str, catalog: Catalog | None = None
+    document: object,
+    *,
+    file: str,
+    catalog: Catalog | None = None,
+    expected_name: str | None = None,
 ) -> WorkflowDefinition:
-    """Parse and validate; raise WorkflowInvalid listing every problem found."""
-    reader = _Reader(file, catalog or Catalog())
+    """Parse and validate; raise WorkflowInvalid listing every problem found.
+
+    ``expected_name`` is the file's stem, which the ``name`` key must repeat.
+    """
+    reader = _Reader(file, catalog or Catalog(), expected_name)
     definition = reader.workflow(document)
     if reader.problems or definition is None:
         raise WorkflowInvalid(reader.problems)
@@ -277,9 +286,10 @@ def line_of(node: object, key: object = None) -> int | None:
 class _Reader:
     """Walks a document once, building the definition and collecting problems."""
 
-    def __init__(self, file: str, catalog: Catalog) -> None:
+    def __init__(self, file: str, catalog: Catalog, expected_name: str | None = None) -> None:
         self.file = file
         self.catalog = catalog
+        self.expected_name = expected_name
         self.problems: list[Problem] = []
 
     def problem(self, line: int | None, where: str, message: str) -> None:
@@ -373,6 +383,12 @@ class _Reader:
         name = self.text(root, "name", "name")
         if name and not _STEM.match(name):
             self.problem(line_of(root, "name"), "name", "use lowercase letters, digits and dashes")
+        elif name and self.expected_name and name != self.expected_name:
+            self.problem(
+                line_of(root, "name"),
+                "name",
+                f"{name!r} must match the file name {self.expected_name!r}",
+            )
         job_function = self.text(root, "job_function", "job_function")
         known_functions = self.catalog.job_functions
         if job_function and known_functions is not None and job_function not in known_functions:
@@ -394,6 +410,7 @@ class _Reader:
             states=states,
             transitions=tuple(transitions),
             file=self.file,
+            line=line_of(root, "name"),
         )
 
     def facts(self, node: object, line: int | None) -> dict[str, FactSpec]:
@@ -545,7 +562,7 @@ class _Reader:
                 reminders.append(Reminder(before, notify, line_of(raw_reminders, index)))
         if after is None or not trigger:
             return None
-        return Timeout(after, trigger, tuple(reminders), line)
+        return Timeout(after, trigger, tuple(reminders), line, line_of(spec, "trigger"))
 
     def duration(self, node: Mapping[str, Any], key: str, where: str) -> Duration | None:
         if key not in node:
@@ -726,13 +743,13 @@ class _Reader:
                 where = f"states.{state.name}.timeout.trigger"
                 if timed is None:
                     self.problem(
-                        state.timeout.line,
+                        state.timeout.trigger_line,
                         where,
                         f"no transition {state.timeout.trigger!r} leaves {state.name!r}",
                     )
                 elif "system" not in timed.roles:
                     self.problem(
-                        state.timeout.line,
+                        state.timeout.trigger_line,
                         where,
                         f"transition {state.timeout.trigger!r} must allow role system to fire on timeout",
                     )

@@ -59,12 +59,9 @@ def test_random_triggers_keep_every_invariant(app: App) -> None:
         @rule(
             candidacy_id=candidacies,
             data=st.data(),
-            role=st.sampled_from(sorted(FIRING_ROLES)),
             reason=st.one_of(st.none(), st.just("because"), st.just("  ")),
         )
-        def fire(
-            self, candidacy_id: int, data: st.DataObject, role: str, reason: str | None
-        ) -> None:
+        def fire(self, candidacy_id: int, data: st.DataObject, reason: str | None) -> None:
             definition = _definition(app, candidacy_id)
             state = _row(app, candidacy_id)["state"]
             leaving = [t.trigger for t in definition.transitions if state in t.sources]
@@ -73,6 +70,14 @@ def test_random_triggers_keep_every_invariant(app: App) -> None:
                 st.one_of(
                     st.sampled_from(leaving or ["no_such_trigger"]),
                     st.sampled_from([*definition.triggers, "no_such_trigger"]),
+                )
+            )
+            allowed = sorted(
+                {r for t in definition.transitions if t.trigger == trigger for r in t.roles}
+            )
+            role = data.draw(
+                st.one_of(
+                    st.sampled_from(allowed or ["recruiter"]), st.sampled_from(sorted(FIRING_ROLES))
                 )
             )
             names = data.draw(
@@ -121,6 +126,7 @@ def test_random_triggers_keep_every_invariant(app: App) -> None:
             max_examples=12,
             stateful_step_count=25,
             deadline=None,
+            derandomize=True,  # the same walk on every run, so CI never flickers
             suppress_health_check=[HealthCheck.too_slow],
         ),
     )
