@@ -69,7 +69,7 @@ class WorkflowInvalid(InvalidInput):
     """A workflow definition breaks the rules of the workflow language."""
 
     def __init__(self, problems: Sequence[Problem]) -> None:
-        self.problems = list(problems)
+        self.problems = sorted(problems, key=lambda p: (p.file, p.line or 0))
         count = len(self.problems)
         lines = "\n".join(f"  {p}" for p in self.problems)
         super().__init__(f"{count} problem{'s' if count != 1 else ''} in workflow files:\n{lines}")

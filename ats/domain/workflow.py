@@ -157,6 +157,8 @@ class TransitionSpec:
     reason_required: bool = False
     notify: str | None = None
     line: int | None = field(default=None, compare=False)
+    source_line: int | None = field(default=None, compare=False)
+    dest_line: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -648,6 +650,8 @@ class _Reader:
                     reason_required=reason == "required",
                     notify=notify,
                     line=line_of(node, index),
+                    source_line=line_of(spec, "from"),
+                    dest_line=line_of(spec, "to"),
                 )
             )
         return result
@@ -699,21 +703,25 @@ class _Reader:
             line = initials[1].line if len(initials) > 1 else line_of(root, "states")
             self.problem(line, "states", f"exactly one state must be initial (found: {found})")
         seen: dict[tuple[str, str], TransitionSpec] = {}
+        unknown_states = False
         exits: dict[str, set[str]] = {name: set() for name in states}
         for spec in transitions:
             where = f"transitions ({spec.trigger})"
             for source in spec.sources:
                 if source not in states:
-                    self.problem(spec.line, f"{where}.from", _unknown_state(source, states))
+                    self.problem(spec.source_line, f"{where}.from", _unknown_state(source, states))
+                    unknown_states = True
                     continue
                 if states[source].final:
                     self.problem(
-                        spec.line, f"{where}.from", f"{source!r} is final; finals have no exits"
+                        spec.source_line,
+                        f"{where}.from",
+                        f"{source!r} is final; finals have no exits",
                     )
                 key = (spec.trigger, source)
                 if key in seen:
                     self.problem(
-                        spec.line,
+                        spec.source_line,
                         f"{where}.from",
                         f"trigger {spec.trigger!r} already leaves {source!r} "
                         f"(line {seen[key].line}); a trigger leaves a state at most once",
@@ -722,7 +730,8 @@ class _Reader:
                 if spec.dest in states:
                     exits[source].add(spec.dest)
             if spec.dest and spec.dest not in states:
-                self.problem(spec.line, f"{where}.to", _unknown_state(spec.dest, states))
+                self.problem(spec.dest_line, f"{where}.to", _unknown_state(spec.dest, states))
+                unknown_states = True
         for state in states.values():
             if state.initial and state.final:
                 self.problem(
@@ -753,7 +762,8 @@ class _Reader:
                         where,
                         f"transition {state.timeout.trigger!r} must allow role system to fire on timeout",
                     )
-        if len(initials) == 1:
+        # An unknown state breaks the graph; reachability would only repeat that error.
+        if len(initials) == 1 and not unknown_states:
             reached = {initials[0].name}
             queue = deque(reached)
             while queue:
