@@ -608,7 +608,30 @@ def demo(ctx: Context, applicants: int, seed: int, as_json: bool) -> None:
     if as_json:
         emit({"summary": summary, "counts": counts})
         return
-    click.echo(table(counts, ["vacancy", "state", "count"]))
+    click.echo(table(_funnel(counts, queries.vacancies(app)), FUNNEL_COLUMNS))
+
+
+FUNNEL_COLUMNS = ["vacancy", "target", "applications", "hired", "rejected", "withdrawn", "in progress"]
+
+
+def _funnel(counts: list[dict[str, Any]], vacancies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Counts per vacancy and state, one line a vacancy: finals in columns, the rest listed."""
+    rows = []
+    for vacancy_row in vacancies:
+        mine = {c["state"]: c["count"] for c in counts if c["vacancy"] == vacancy_row["code"]}
+        open_states = {s: n for s, n in mine.items() if s not in ("hired", "rejected", "withdrawn")}
+        rows.append(
+            {
+                "vacancy": vacancy_row["code"],
+                "target": "-" if vacancy_row["target"] is None else vacancy_row["target"],
+                "applications": sum(mine.values()),
+                "hired": mine.get("hired", 0),
+                "rejected": mine.get("rejected", 0),
+                "withdrawn": mine.get("withdrawn", 0),
+                "in progress": ", ".join(f"{s} {n}" for s, n in sorted(open_states.items())),
+            }
+        )
+    return rows
 
 
 # -- entry point ---------------------------------------------------------------------------
