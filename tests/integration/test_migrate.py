@@ -1,0 +1,120 @@
+"""Workflow versions: candidacies stay pinned; migration is explicit, checked and audited."""
+
+from __future__ import annotations
+
+import pytest
+from ruamel.yaml import YAML
+
+from ats.domain.workflow import Catalog, WorkflowDefinition, parse_workflow
+from ats.errors import MigrationRefused
+from ats.service import queries
+from ats.service.app import App
+from ats.service.commands import Apply, FireTrigger, MigrateWorkflow
+from ats.service.handlers import load_workflows
+from tests.conftest import REPO
+
+
+def _version_two(app: App) -> WorkflowDefinition:
+    """security-escort with `screened` renamed to `screening_done`, stored as version 2."""
+    source = (REPO / "workflows" / "security-escort.yaml").read_text(encoding="utf-8")
+    source = source.replace("screened", "screening_done")
+    definition = parse_workflow(
+        YAML(typ="rt").load(source), file="security-escort v2", catalog=Catalog()
+    )
+    loaded = load_workflows(app, [(definition, source)])
+    assert [(w.number, w.new) for w in loaded] == [(2, True)]
+    return definition
+
+
+def _screened_candidacy(app: App, email: str) -> int:
+    candidacy_id = int(
+        app.handle(Apply(vacancy="DVZ-SEC-W1", name="Jo Smets", email=email, language="nl"))
+    )
+    app.handle(
+        FireTrigger(
+            candidacy_id=candidacy_id,
+            trigger="screen",
+            actor="r",
+            role="recruiter",
+            facts={"diploma_level": "bachelor"},
+        )
+    )
+    return candidacy_id
+
+
+def test_a_candidacy_stays_on_the_version_it_started_on(app: App) -> None:
+    """Loading a new version changes nothing for candidacies already under way."""
+    before = _screened_candidacy(app, "jo@example.org")
+    _version_two(app)
+    assert queries.candidacy(app, before)["workflow"] == "security-escort v1"
+    after = int(
+        app.handle(Apply(vacancy="DVZ-SEC-W1", name="Lea", email="lea@example.org", language="fr"))
+    )
+    assert queries.candidacy(app, after)["workflow"] == "security-escort v2"
+
+
+def test_migration_refuses_states_without_a_target_and_changes_nothing(app: App) -> None:
+    candidacy_id = _screened_candidacy(app, "jo@example.org")
+    _version_two(app)
+    with pytest.raises(MigrationRefused, match=r"screened \(1 candidacies\)"):
+        app.handle(MigrateWorkflow(workflow="security-escort", from_number=1, dry_run=False))
+    with pytest.raises(MigrationRefused, match="has no state 'nowhere'"):
+        app.handle(
+            MigrateWorkflow(
+                workflow="security-escort",
+                from_number=1,
+                state_map={"screened": "nowhere"},
+                dry_run=False,
+            )
+        )
+    detail = queries.candidacy(app, candidacy_id)
+    assert (detail["workflow"], detail["state"], detail["version"]) == (
+        "security-escort v1",
+        "screened",
+        2,
+    )
+
+
+def test_a_dry_run_plans_and_the_real_run_moves_with_an_audit_entry(app: App) -> None:
+    moving = _screened_candidacy(app, "jo@example.org")
+    staying = int(
+        app.handle(Apply(vacancy="DVZ-SEC-W1", name="An", email="an@example.org", language="nl"))
+    )
+    _version_two(app)
+    command = MigrateWorkflow(
+        workflow="security-escort", from_number=1, state_map={"screened": "screening_done"}
+    )
+    plan = app.handle(command)
+    assert not plan.applied
+    assert plan.counts() == {("screened", "screening_done"): 1, ("applied", "applied"): 1}
+    assert queries.candidacy(app, moving)["workflow"] == "security-escort v1"
+
+    done = app.handle(
+        MigrateWorkflow(
+            workflow="security-escort",
+            from_number=1,
+            state_map={"screened": "screening_done"},
+            dry_run=False,
+        )
+    )
+    assert done.applied
+    detail = queries.candidacy(app, moving)
+    assert (detail["workflow"], detail["state"], detail["version"]) == (
+        "security-escort v2",
+        "screening_done",
+        3,
+    )
+    last = queries.history(app, moving)[-1]
+    assert (last["trigger"], last["from"], last["to"]) == ("migrate", "screened", "screening_done")
+    assert queries.candidacy(app, staying)["workflow"] == "security-escort v2"
+    # The migrated candidacy carries on under the new version's rules.
+    app.handle(
+        FireTrigger(candidacy_id=moving, trigger="invite_to_selor", actor="r", role="recruiter")
+    )
+    assert queries.candidacy(app, moving)["state"] == "selor_test"
+
+
+def test_migrating_backwards_is_refused(app: App) -> None:
+    _version_two(app)
+    with pytest.raises(MigrationRefused, match="forward only"):
+        app.handle(MigrateWorkflow(workflow="security-escort", from_number=2, to_number=1))
