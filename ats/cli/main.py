@@ -10,14 +10,16 @@ import sys
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from ats.cli.output import emit, table
 from ats.domain.roles import FIRING_ROLES
 from ats.errors import ATSError, InvalidInput
-from ats.service.app import App
+
+if TYPE_CHECKING:
+    from ats.service.app import App
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -611,7 +613,15 @@ def demo(ctx: Context, applicants: int, seed: int, as_json: bool) -> None:
     click.echo(table(_funnel(counts, queries.vacancies(app)), FUNNEL_COLUMNS))
 
 
-FUNNEL_COLUMNS = ["vacancy", "target", "applications", "hired", "rejected", "withdrawn", "in progress"]
+FUNNEL_COLUMNS = [
+    "vacancy",
+    "target",
+    "applications",
+    "hired",
+    "rejected",
+    "withdrawn",
+    "in progress",
+]
 
 
 def _funnel(counts: list[dict[str, Any]], vacancies: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -1,0 +1,96 @@
+"""Run the installed `ats` command as a subprocess against a fresh database of each kind.
+
+Every test gets the ``database_url`` fixture of ``tests/conftest.py`` (SQLite always,
+PostgreSQL when ATS_TEST_DATABASE_URL is set) and talks to it only through the CLI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import REPO
+
+_SCRIPT = shutil.which("ats", path=str(Path(sys.executable).parent))
+COMMAND: tuple[str, ...] = (_SCRIPT,) if _SCRIPT else (sys.executable, "-m", "ats.cli.main")
+
+
+@dataclass(frozen=True)
+class Result:
+    """One finished `ats` run."""
+
+    args: tuple[str, ...]
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    def log_events(self) -> list[dict[str, Any]]:
+        """The JSON log lines on stderr (ATS_LOG_FORMAT=json); other lines are skipped."""
+        return [
+            json.loads(line) for line in self.stderr.splitlines() if line.lstrip().startswith("{")
+        ]
+
+
+class Ats:
+    """`ats ...` in a subprocess, with ATS_HOME and ATS_DATABASE_URL set for one database."""
+
+    def __init__(self, database_url: str, home: Path = REPO) -> None:
+        self.database_url = database_url
+        self.home = home
+        self.env = {
+            **os.environ,
+            "ATS_DATABASE_URL": database_url,
+            "ATS_HOME": str(home),
+            "ATS_LOG_FORMAT": "json",
+        }
+
+    def __call__(self, *args: str, expect: int | None = 0) -> Result:
+        """Run ``ats *args``; check the exit code unless ``expect`` is None."""
+        completed = subprocess.run(
+            [*COMMAND, *args],
+            env=self.env,
+            cwd=self.home,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=120,
+            check=False,
+        )
+        result = Result(tuple(args), completed.returncode, completed.stdout, completed.stderr)
+        if expect is not None:
+            assert result.code == expect, (
+                f"`ats {' '.join(args)}` exited {result.code}, expected {expect}\n"
+                f"--- stdout\n{result.stdout}\n--- stderr\n{result.stderr}"
+            )
+        return result
+
+    def json(self, *args: str) -> Any:
+        """Run ``ats *args --json``, expect success, and decode stdout."""
+        return self(*args, "--json").json()
+
+    def with_home(self, home: Path) -> Ats:
+        return Ats(self.database_url, home)
+
+
+@pytest.fixture
+def bare_cli(database_url: str) -> Ats:
+    """The CLI on an empty database (nothing initialised yet)."""
+    return Ats(database_url)
+
+
+@pytest.fixture
+def cli(bare_cli: Ats) -> Ats:
+    """The CLI on a database where `ats init` has loaded the drive and the workflows."""
+    bare_cli("init")
+    return bare_cli
