@@ -31,6 +31,8 @@ class Settings:
     log_format: str = "auto"
     log_level: str = "info"
     sqlite_busy_timeout_ms: int = 5000
+    audit_signing_key: str | None = None  # PEM file: Ed25519 private key that signs checkpoints
+    audit_verify_key: str | None = None  # PEM file: the public key auditors verify with
 
     @property
     def workflows_dir(self) -> Path:
@@ -43,6 +45,20 @@ class Settings:
     @property
     def hiring_drive_file(self) -> Path:
         return self.home / "config" / "hiring-drive.yaml"
+
+    @property
+    def signing_key_path(self) -> Path | None:
+        return self._path(self.audit_signing_key)
+
+    @property
+    def verify_key_path(self) -> Path | None:
+        return self._path(self.audit_verify_key)
+
+    def _path(self, value: str | None) -> Path | None:
+        if not value:
+            return None
+        path = Path(value)
+        return path if path.is_absolute() else self.home / path
 
     @property
     def zone(self) -> ZoneInfo:

@@ -7,51 +7,19 @@ from __future__ import annotations
 
 import json
 import sys
-import uuid
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any
 
 import click
+import structlog
 
+from ats.cli.audit import audit
+from ats.cli.context import Context, json_option, pass_context
 from ats.cli.output import emit, table
 from ats.domain.roles import FIRING_ROLES
 from ats.errors import ATSError, InvalidInput
-
-if TYPE_CHECKING:
-    from ats.service.app import App
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-
-
-class Context:
-    """Built lazily: `ats --help` and `ats workflow validate` never touch a database."""
-
-    def __init__(self) -> None:
-        self._app: App | None = None
-        self.as_json = False
-        self.request_id = uuid.uuid4().hex
-
-    @property
-    def app(self) -> App:
-        if self._app is None:
-            from ats.bootstrap import bootstrap
-            from ats.logs import configure_logging
-            from ats.settings import load_settings
-
-            settings = load_settings()
-            configure_logging(level=settings.log_level, fmt=settings.log_format)
-            self._app = bootstrap(settings)
-        return self._app
-
-    def close(self) -> None:
-        if self._app is not None:
-            self._app.close()
-
-
-pass_context = click.make_pass_decorator(Context, ensure=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -414,6 +382,7 @@ def apply(
     from ats.service import queries
     from ats.service.commands import Apply
 
+    ctx.fields.update(vacancy=vacancy_code)
     candidacy_id = ctx.app.handle(
         Apply(
             vacancy=vacancy_code,
@@ -537,6 +506,7 @@ def fire(
     """Fire TRIGGER on a candidacy: checks role, state and guards, then moves it."""
     from ats.service.commands import FireTrigger
 
+    ctx.fields.update(candidacy=candidacy_id, trigger=trigger, role=role)
     event = ctx.app.handle(
         FireTrigger(
             candidacy_id=candidacy_id,
@@ -602,10 +572,14 @@ def demo(ctx: Context, applicants: int, seed: int, as_json: bool) -> None:
     app = ctx.app
     # Thousands of transitions: keep their log lines out of the way of the summary.
     configure_logging(level="warning", fmt=app.settings.log_format)
+    ctx.fields.update(applicants=applicants, seed=seed)
 
-    summary = run_demo(
-        ctx.app, applicants=applicants, seed=seed, progress=None if as_json else click.echo
-    )
+    try:
+        summary = run_demo(
+            ctx.app, applicants=applicants, seed=seed, progress=None if as_json else click.echo
+        )
+    finally:
+        configure_logging(level=app.settings.log_level, fmt=app.settings.log_format)
     counts = queries.state_counts(ctx.app)
     if as_json:
         emit({"summary": summary, "counts": counts})
@@ -644,33 +618,80 @@ def _funnel(counts: list[dict[str, Any]], vacancies: list[dict[str, Any]]) -> li
     return rows
 
 
+cli.add_command(audit)
+
+
 # -- entry point ---------------------------------------------------------------------------
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the CLI; translate ATSError into a message and exit code 1."""
+    """Run the CLI; translate ATSError into a message and exit code 1.
+
+    Every run ends with one canonical log line (command, result, exit code,
+    duration, request id, and the candidacy and trigger where there are some):
+    ids only, never names or addresses.
+    """
     args = list(sys.argv[1:] if argv is None else argv)
+    started = time.perf_counter()
+    _configure_logging()
     context = Context()
     context.as_json = "--json" in args
+    result, code = "ok", 0
     try:
         cli.main(args=args, prog_name="ats", obj=context, standalone_mode=False)
+        code = context.exit_code
+        result = "ok" if code == 0 else "failed"
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
-        return 1
+        result, code = "aborted", 1
     except click.ClickException as exc:
         exc.show()
-        return exc.exit_code
+        result, code = "usage", exc.exit_code
     except click.exceptions.Exit as exc:
-        return int(exc.exit_code)
+        code = int(exc.exit_code)
     except ATSError as exc:
         if context.as_json:
             click.echo(json.dumps(exc.to_dict(), ensure_ascii=False, indent=2))
         else:
             click.echo(f"error: {exc.message}", err=True)
-        return exc.exit_code
+        result, code = type(exc).__name__, exc.exit_code
     finally:
         context.close()
-    return 0
+    structlog.get_logger("ats").info(
+        "cli.command",
+        command=" ".join(_command_path(args)) or "-",
+        result=result,
+        exit_code=code,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        request_id=context.request_id,
+        **context.fields,
+    )
+    return code
+
+
+def _configure_logging() -> None:
+    """Logging from the settings when they load; defaults otherwise (the command then says why)."""
+    from ats.logs import configure_logging
+    from ats.settings import load_settings
+
+    try:
+        settings = load_settings()
+    except ATSError:
+        configure_logging()
+        return
+    configure_logging(level=settings.log_level, fmt=settings.log_format)
+
+
+def _command_path(args: Sequence[str]) -> list[str]:
+    """The (sub)command names in ``args``, without their arguments (which may be personal)."""
+    path: list[str] = []
+    command: click.Command = cli
+    for arg in args:
+        if not isinstance(command, click.Group) or arg not in command.commands:
+            break
+        path.append(arg)
+        command = command.commands[arg]
+    return path
 
 
 if __name__ == "__main__":

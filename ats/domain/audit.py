@@ -14,6 +14,22 @@ from datetime import datetime
 
 GENESIS = "0" * 64
 
+# Kinds of audit events that are not transitions.
+WORKFLOW_LOADED = "workflow.loaded"
+WORKFLOW_MIGRATED = "workflow.migrated"
+DATA_ERASED = "data.erased"
+EXPORT_MADE = "audit.exported"
+AUTHORISATION_FAILED = "authorisation.failed"
+
+
+def canonical_json(payload: Mapping[str, object]) -> bytes:
+    """Sorted keys, no spaces, UTF-8: one byte string per payload, whatever wrote it."""
+    return json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def chain_hash(prev_hash: str, canonical: bytes) -> str:
+    return hashlib.sha256(prev_hash.encode() + canonical).hexdigest()
+
 
 @dataclass(frozen=True, kw_only=True)
 class AuditEntry:
@@ -40,10 +56,56 @@ class AuditEntry:
         payload = asdict(self)
         payload["facts"] = dict(self.facts)
         payload["occurred_at"] = self.occurred_at.isoformat()
-        return json.dumps(
-            payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode()
+        return canonical_json(payload)
 
     @property
     def hash(self) -> str:
-        return hashlib.sha256(self.prev_hash.encode() + self.canonical()).hexdigest()
+        return chain_hash(self.prev_hash, self.canonical())
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditEvent:
+    """Something auditors care about that is not a transition, on the global event chain."""
+
+    seq: int
+    kind: str
+    actor: str
+    role: str
+    subject: str | None
+    details: Mapping[str, object]
+    occurred_at: datetime
+    request_id: str | None
+    process: str
+    prev_hash: str
+
+    def canonical(self) -> bytes:
+        payload = asdict(self)
+        payload["details"] = dict(self.details)
+        payload["occurred_at"] = self.occurred_at.isoformat()
+        return canonical_json(payload)
+
+    @property
+    def hash(self) -> str:
+        return chain_hash(self.prev_hash, self.canonical())
+
+
+@dataclass(frozen=True, kw_only=True)
+class Checkpoint:
+    """The heads of the chains changed since the previous checkpoint, chained in turn."""
+
+    seq: int
+    created_at: datetime
+    heads: Mapping[str, list[object]]  # candidacy id as text -> [seq, hash]
+    events_head: Mapping[str, object]  # {"seq": n, "hash": h}
+    prev_hash: str
+
+    def canonical(self) -> bytes:
+        payload = asdict(self)
+        payload["heads"] = {k: list(v) for k, v in self.heads.items()}
+        payload["events_head"] = dict(self.events_head)
+        payload["created_at"] = self.created_at.isoformat()
+        return canonical_json(payload)
+
+    @property
+    def hash(self) -> str:
+        return chain_hash(self.prev_hash, self.canonical())

@@ -11,7 +11,13 @@ from typing import Any
 import structlog
 from email_validator import EmailNotValidError, validate_email
 
-from ats.domain.audit import GENESIS, AuditEntry
+from ats.domain.audit import (
+    AUTHORISATION_FAILED,
+    GENESIS,
+    WORKFLOW_LOADED,
+    WORKFLOW_MIGRATED,
+    AuditEntry,
+)
 from ats.domain.drive import HiringDrive
 from ats.domain.events import CandidacyAdvanced
 from ats.domain.workflow import LANGUAGES, WorkflowDefinition
@@ -22,8 +28,10 @@ from ats.errors import (
     InvalidInput,
     MigrationRefused,
     NotFound,
+    TransitionRefused,
 )
 from ats.service.app import App
+from ats.service.audit import record_event
 from ats.service.commands import Apply, FireTrigger, MigrateWorkflow
 
 log = structlog.get_logger("ats")
@@ -40,9 +48,12 @@ class LoadedWorkflow:
 
 
 def load_workflows(
-    app: App, definitions: Sequence[tuple[WorkflowDefinition, str]]
+    app: App,
+    definitions: Sequence[tuple[WorkflowDefinition, str]],
+    *,
+    actor: str = "system:init",
 ) -> list[LoadedWorkflow]:
-    """Store each definition not stored yet (by content hash); idempotent."""
+    """Store each definition not stored yet (by content hash); idempotent and audited."""
     loaded: list[LoadedWorkflow] = []
     with app.unit_of_work() as uow:
         for definition, source in definitions:
@@ -62,6 +73,15 @@ def load_workflows(
                 now=app.clock.now(),
             )
             loaded.append(LoadedWorkflow(definition.name, number, definition.content_hash, True))
+            record_event(
+                uow,
+                app,
+                kind=WORKFLOW_LOADED,
+                actor=actor,
+                role="system",
+                subject=f"workflow:{definition.name}",
+                details={"version": number, "hash": definition.content_hash},
+            )
             log.info("workflow.stored", workflow=definition.name, number=number)
         uow.commit()
     return loaded
@@ -153,7 +173,31 @@ def apply(command: Apply, app: App) -> int:
 
 
 def fire_trigger(command: FireTrigger, app: App) -> CandidacyAdvanced:
-    """Fire a trigger: state and version by compare-and-set, plus one audit entry, atomically."""
+    """Fire a trigger: state and version by compare-and-set, plus one audit entry, atomically.
+
+    A refusal for the role alone is a failed authorisation, which auditors see as
+    an event of its own (the refused transition itself writes nothing).
+    """
+    try:
+        return _advance(command, app)
+    except TransitionRefused as refused:
+        if refused.http_status == 403:
+            with app.unit_of_work() as uow:
+                record_event(
+                    uow,
+                    app,
+                    kind=AUTHORISATION_FAILED,
+                    actor=command.actor,
+                    role=command.role,
+                    subject=f"candidacy:{command.candidacy_id}",
+                    details={"trigger": command.trigger},
+                    request_id=command.request_id,
+                )
+                uow.commit()
+        raise
+
+
+def _advance(command: FireTrigger, app: App) -> CandidacyAdvanced:
     with app.unit_of_work() as uow:
         found = uow.candidacies.get(command.candidacy_id)
         if found is None:
@@ -311,6 +355,21 @@ def migrate_workflow(command: MigrateWorkflow, app: App) -> MigrationPlan:
             )
             uow.candidacies.save(candidacy, expected_version=read_version, audit_head=entry.hash)
             uow.audit.append(entry)
+        record_event(
+            uow,
+            app,
+            kind=WORKFLOW_MIGRATED,
+            actor=command.actor,
+            role="system",
+            subject=f"workflow:{command.workflow}",
+            details={
+                "from": old["number"],
+                "to": new["number"],
+                "candidacies": len(plan.moves),
+                "map": dict(command.state_map),
+            },
+            request_id=command.request_id,
+        )
         uow.commit()
         plan.applied = True
     log.info(

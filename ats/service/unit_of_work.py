@@ -7,7 +7,15 @@ from types import TracebackType
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
-from ats.adapters.db.store import AuditLog, Candidacies, Candidates, Catalogue, WorkflowVersions
+from ats.adapters.db.store import (
+    AuditEvents,
+    AuditLog,
+    Candidacies,
+    Candidates,
+    Catalogue,
+    Checkpoints,
+    WorkflowVersions,
+)
 
 
 class UnitOfWork:
@@ -17,6 +25,8 @@ class UnitOfWork:
     candidates: Candidates
     candidacies: Candidacies
     audit: AuditLog
+    events: AuditEvents
+    checkpoints: Checkpoints
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -29,6 +39,8 @@ class UnitOfWork:
         self.candidates = Candidates(self.connection)
         self.candidacies = Candidacies(self.connection)
         self.audit = AuditLog(self.connection)
+        self.events = AuditEvents(self.connection)
+        self.checkpoints = Checkpoints(self.connection)
         return self
 
     def __exit__(

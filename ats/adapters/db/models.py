@@ -173,3 +173,57 @@ class AuditEntryRow(Base):
     process: Mapped[str] = mapped_column(String(128))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditEventRow(Base):
+    """Events auditors care about that are not transitions: one global chain, rarely written."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]]
+    occurred_at: Mapped[datetime]
+    request_id: Mapped[str | None] = mapped_column(String(64))
+    process: Mapped[str] = mapped_column(String(128))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpointRow(Base):
+    """Heads of the chains changed since the previous checkpoint, hashed and chained."""
+
+    __tablename__ = "audit_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(unique=True)
+    created_at: Mapped[datetime]
+    heads: Mapped[dict[str, Any]]  # candidacy id (text) -> [seq, hash]
+    events_head: Mapped[dict[str, Any]]  # {"seq": n, "hash": h}, seq 0 before any event
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str | None] = mapped_column(Text)
+    key_id: Mapped[str | None] = mapped_column(String(64))
+
+
+class AuditCheckpointHeadRow(Base):
+    """Bookkeeping, not evidence: the head each chain had at its last checkpoint."""
+
+    __tablename__ = "audit_checkpoint_heads"
+
+    candidacy_id: Mapped[int] = mapped_column(ForeignKey("candidacies.id"), primary_key=True)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditLockRow(Base):
+    """One row per global chain; updating it serialises that chain's writers on both databases."""
+
+    __tablename__ = "audit_locks"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    taken: Mapped[int]

@@ -15,7 +15,11 @@ from sqlalchemy import Connection, RowMapping, Table, func, insert, select, upda
 from sqlalchemy.exc import IntegrityError
 
 from ats.adapters.db.models import (
+    AuditCheckpointHeadRow,
+    AuditCheckpointRow,
     AuditEntryRow,
+    AuditEventRow,
+    AuditLockRow,
     CandidacyRow,
     CandidateRow,
     JobFunctionRow,
@@ -24,7 +28,7 @@ from ats.adapters.db.models import (
     WaveRow,
     WorkflowVersionRow,
 )
-from ats.domain.audit import AuditEntry
+from ats.domain.audit import GENESIS, AuditEntry, AuditEvent, Checkpoint
 from ats.domain.candidacy import Candidacy
 from ats.domain.drive import HiringDrive
 from ats.errors import ConflictError, DuplicateApplication
@@ -33,6 +37,10 @@ WORKFLOW = cast(Table, WorkflowVersionRow.__table__)
 CANDIDATE = cast(Table, CandidateRow.__table__)
 CANDIDACY = cast(Table, CandidacyRow.__table__)
 AUDIT = cast(Table, AuditEntryRow.__table__)
+EVENT = cast(Table, AuditEventRow.__table__)
+CHECKPOINT = cast(Table, AuditCheckpointRow.__table__)
+CHECKPOINT_HEAD = cast(Table, AuditCheckpointHeadRow.__table__)
+LOCK = cast(Table, AuditLockRow.__table__)
 
 
 class WorkflowVersions:
@@ -317,3 +325,105 @@ class AuditLog:
                 select(AUDIT).where(AUDIT.c.candidacy_id == candidacy_id).order_by(AUDIT.c.seq)
             ).mappings()
         )
+
+
+def take_lock(connection: Connection, name: str) -> None:
+    """Serialise the writers of one global chain until this transaction ends.
+
+    An UPDATE row-locks on PostgreSQL and takes the write lock on SQLite, so the
+    chain's head read next is the one this transaction will extend.
+    """
+    connection.execute(update(LOCK).where(LOCK.c.name == name).values(taken=LOCK.c.taken + 1))
+
+
+class AuditEvents:
+    """The global chain of non-transition events."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def head(self) -> tuple[int, str]:
+        row = self.connection.execute(
+            select(EVENT.c.seq, EVENT.c.hash).order_by(EVENT.c.seq.desc()).limit(1)
+        ).first()
+        return (row.seq, row.hash) if row else (0, GENESIS)
+
+    def append(
+        self,
+        *,
+        kind: str,
+        actor: str,
+        role: str,
+        subject: str | None,
+        details: Mapping[str, object],
+        occurred_at: datetime,
+        request_id: str | None,
+        process: str,
+    ) -> AuditEvent:
+        take_lock(self.connection, "events")
+        seq, prev_hash = self.head()
+        event = AuditEvent(
+            seq=seq + 1,
+            kind=kind,
+            actor=actor,
+            role=role,
+            subject=subject,
+            details=dict(details),
+            occurred_at=occurred_at,
+            request_id=request_id,
+            process=process,
+            prev_hash=prev_hash,
+        )
+        values = asdict(event)
+        values["details"] = dict(event.details)
+        self.connection.execute(insert(EVENT).values(**values, hash=event.hash))
+        return event
+
+
+class Checkpoints:
+    """Checkpoints of the chain heads, and the bookkeeping of what each last covered."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def latest(self) -> RowMapping | None:
+        return (
+            self.connection.execute(select(CHECKPOINT).order_by(CHECKPOINT.c.seq.desc()).limit(1))
+            .mappings()
+            .first()
+        )
+
+    def changed_heads(self) -> dict[str, list[object]]:
+        """Chains whose head moved since their last checkpoint: candidacy id -> [seq, hash]."""
+        rows = self.connection.execute(
+            select(CANDIDACY.c.id, CANDIDACY.c.version, CANDIDACY.c.audit_head)
+            .outerjoin(CHECKPOINT_HEAD, CHECKPOINT_HEAD.c.candidacy_id == CANDIDACY.c.id)
+            .where(
+                (CHECKPOINT_HEAD.c.hash.is_(None))
+                | (CHECKPOINT_HEAD.c.hash != CANDIDACY.c.audit_head)
+            )
+            .order_by(CANDIDACY.c.id)
+        )
+        return {str(row.id): [row.version, row.audit_head] for row in rows}
+
+    def append(self, checkpoint: Checkpoint, *, signature: str | None, key_id: str | None) -> None:
+        values = asdict(checkpoint)
+        values["heads"] = {k: list(v) for k, v in checkpoint.heads.items()}
+        values["events_head"] = dict(checkpoint.events_head)
+        self.connection.execute(
+            insert(CHECKPOINT).values(
+                **values, hash=checkpoint.hash, signature=signature, key_id=key_id
+            )
+        )
+        for candidacy_id, (seq, digest) in checkpoint.heads.items():
+            updated = self.connection.execute(
+                update(CHECKPOINT_HEAD)
+                .where(CHECKPOINT_HEAD.c.candidacy_id == int(candidacy_id))
+                .values(seq=seq, hash=digest)
+            )
+            if updated.rowcount == 0:
+                self.connection.execute(
+                    insert(CHECKPOINT_HEAD).values(
+                        candidacy_id=int(candidacy_id), seq=seq, hash=digest
+                    )
+                )
