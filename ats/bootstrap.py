@@ -8,7 +8,9 @@ import socket
 from sqlalchemy.engine import Engine
 
 from ats.adapters.db.engine import create_database_engine
+from ats.adapters.holidays_be import holiday_predicate
 from ats.clock import Clock, SystemClock
+from ats.domain.calendar import WorkingCalendar
 from ats.service.app import App
 from ats.settings import Settings, load_settings
 
@@ -29,4 +31,5 @@ def bootstrap(
         engine=engine,
         clock=clock or SystemClock(),
         process=f"{socket.gethostname()}:{os.getpid()}",
+        calendar=WorkingCalendar(holiday_predicate(), settings.zone),
     )

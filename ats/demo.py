@@ -27,6 +27,7 @@ from ats.errors import ConfigurationError
 from ats.service import queries
 from ats.service.app import App
 from ats.service.commands import Apply, FireTrigger
+from ats.service.timers import sweep
 
 LANGUAGE_SHARE = (("nl", 0.55), ("fr", 0.38), ("de", 0.02), ("en", 0.05))
 NEGATIVE = ("rejected", "withdrawn")
@@ -83,9 +84,12 @@ def run_demo(
 
     fired = refused = opened = 0
     say(f"demo: {applicants} synthetic applicants over {len(vacancy_rows)} vacancies (seed {seed})")
+    timed_out = 0
     while queue:
         step = heapq.heappop(queue)
         clock.set(step.at)
+        # Deadlines pass as simulated time does: the sweeper fires what fell due.
+        timed_out += sweep(sim, worker="demo").fired
         if step.candidacy_id < 0:
             language = rng.choices(
                 [lang for lang, _ in LANGUAGE_SHARE], [w for _, w in LANGUAGE_SHARE]
@@ -120,9 +124,15 @@ def run_demo(
         heapq.heappush(
             queue, _Step(clock.now() + _pause(rng), order, step.candidacy_id, step.vacancy)
         )
-    summary = {"applications": opened, "transitions": fired, "refusals_seen": refused}
+    summary = {
+        "applications": opened,
+        "transitions": fired + timed_out,
+        "timeouts": timed_out,
+        "refusals_seen": refused,
+    }
     say(
-        f"demo: {opened} applications, {fired} transitions ({refused} refusals turned into rejections)"
+        f"demo: {opened} applications, {fired + timed_out} transitions "
+        f"({timed_out} by timers, {refused} refusals turned into rejections)"
     )
     return summary
 
@@ -144,11 +154,6 @@ def _advance(app: App, rng: random.Random, candidacy_id: int) -> int | None:
             _fire(app, candidacy_id, withdraw[0], {}, "changed my mind")
             return 0
     forward = [t for t in leaving if t.dest not in NEGATIVE]
-    if rng.random() < 0.02:  # a Selor no-show or a lapsed offer: the timeout path
-        timed = [t for t in definition.transitions if state in t.sources and "system" in t.roles]
-        if timed:
-            _fire(app, candidacy_id, timed[0], {}, None, role="system")
-            return 0
     if forward:
         spec = rng.choice(forward)
         drawn = _draw_facts(definition, spec, facts, rng, hopeful=rng.random() < 0.8)

@@ -31,6 +31,8 @@ class Settings:
     log_format: str = "auto"
     log_level: str = "info"
     sqlite_busy_timeout_ms: int = 5000
+    worker_sweep_seconds: int = 15
+    worker_checkpoint_seconds: int = 3600
     audit_signing_key: str | None = None  # PEM file: Ed25519 private key that signs checkpoints
     audit_verify_key: str | None = None  # PEM file: the public key auditors verify with
 
@@ -66,6 +68,11 @@ class Settings:
 
 
 _KEYS = {f.name: f for f in fields(Settings) if f.name != "home"}
+_NUMBERS = {
+    "sqlite_busy_timeout_ms": "milliseconds",
+    "worker_sweep_seconds": "seconds",
+    "worker_checkpoint_seconds": "seconds",
+}
 
 
 def default_database_url(home: Path) -> str:
@@ -102,14 +109,14 @@ def load_settings(
 
     values: dict[str, object] = {}
     for key, value in raw.items():
-        if key == "sqlite_busy_timeout_ms":
+        if key in _NUMBERS:
             try:
                 number = int(str(value))
             except ValueError:
-                problems.append(f"{key}: must be a whole number of milliseconds, got {value!r}")
+                problems.append(f"{key}: must be a whole number ({_NUMBERS[key]}), got {value!r}")
                 continue
-            if number < 0:
-                problems.append(f"{key}: must not be negative, got {number}")
+            if number < 0 or (number == 0 and key != "sqlite_busy_timeout_ms"):
+                problems.append(f"{key}: must be positive, got {number}")
             values[key] = number
         elif not isinstance(value, str) or not value:
             problems.append(f"{key}: must be a non-empty string, got {value!r}")

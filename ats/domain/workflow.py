@@ -27,7 +27,7 @@ LANGUAGES = ("nl", "fr", "de", "en")
 FACT_TYPES = ("integer", "boolean", "choice", "text", "date")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _STEM = re.compile(r"^[a-z][a-z0-9-]*$")
-_DURATION = re.compile(r"^\s*(\d+)\s+(working\s+)?days?\s*$")
+_DURATION = re.compile(r"^\s*(\d+)\s+(?:(working|selor)\s+)?days?\s*$")
 FactValue = int | bool | str
 
 
@@ -41,14 +41,19 @@ class Catalog:
     job_functions: frozenset[str] | None = None
 
 
+DURATION_UNITS = ("days", "working days", "selor days")
+
+
 @dataclass(frozen=True)
 class Duration:
+    """A span on a calendar: plain days, working days, or Selor days (Saturdays count)."""
+
     amount: int
-    working_days: bool
+    unit: str = "days"
 
     def __str__(self) -> str:
-        unit = "working day" if self.working_days else "day"
-        return f"{self.amount} {unit}{'s' if self.amount != 1 else ''}"
+        unit = self.unit if self.amount != 1 else self.unit.removesuffix("s")
+        return f"{self.amount} {unit}"
 
 
 @dataclass(frozen=True)
@@ -266,8 +271,9 @@ def parse_workflow(
 def parse_duration(text: object) -> Duration:
     match = _DURATION.match(str(text)) if isinstance(text, str) else None
     if not match:
-        raise ValueError(f"expected 'N days' or 'N working days', got {text!r}")
-    return Duration(int(match.group(1)), bool(match.group(2)))
+        raise ValueError(f"expected 'N days', 'N working days' or 'N selor days', got {text!r}")
+    kind = match.group(2)
+    return Duration(int(match.group(1)), f"{kind} days" if kind else "days")
 
 
 def line_of(node: object, key: object = None) -> int | None:
@@ -548,7 +554,7 @@ class _Reader:
             notify = self.text(reminder, "notify", f"{rwhere}.notify")
             self.template(notify, reminder, "notify", f"{rwhere}.notify")
             if before and after:
-                if before.working_days != after.working_days:
+                if before.unit != after.unit:
                     self.problem(
                         line_of(reminder, "before"),
                         f"{rwhere}.before",

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from ats.clock import Clock
+from ats.domain.calendar import WorkingCalendar
 from ats.domain.engine import MachineCache, WorkflowMachine
 from ats.domain.workflow import WorkflowDefinition, parse_workflow
 from ats.errors import NotFound
@@ -47,6 +48,7 @@ class App:
     engine: Engine
     clock: Clock
     process: str
+    calendar: WorkingCalendar
     registry: WorkflowRegistry = field(default_factory=WorkflowRegistry)
 
     def unit_of_work(self) -> UnitOfWork:

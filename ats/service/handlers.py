@@ -6,6 +6,7 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import structlog
@@ -33,6 +34,7 @@ from ats.errors import (
 from ats.service.app import App
 from ats.service.audit import record_event
 from ats.service.commands import Apply, FireTrigger, MigrateWorkflow
+from ats.service.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("ats")
 
@@ -167,6 +169,7 @@ def apply(command: Apply, app: App) -> int:
         )
         head = uow.audit.append(entry)
         uow.candidacies.set_head(candidacy_id, head)
+        arm_timers(uow, app, definition, candidacy_id, definition.initial_state, 1, now)
         uow.commit()
     log.info("candidacy.opened", candidacy=candidacy_id, vacancy=command.vacancy)
     return candidacy_id
@@ -199,48 +202,7 @@ def fire_trigger(command: FireTrigger, app: App) -> CandidacyAdvanced:
 
 def _advance(command: FireTrigger, app: App) -> CandidacyAdvanced:
     with app.unit_of_work() as uow:
-        found = uow.candidacies.get(command.candidacy_id)
-        if found is None:
-            raise NotFound(f"no candidacy {command.candidacy_id}")
-        candidacy, head = found
-        if command.expected_version is not None and command.expected_version != candidacy.version:
-            raise ConflictError(
-                f"candidacy {candidacy.id} is at version {candidacy.version}, "
-                f"not {command.expected_version}; reload it and try again"
-            )
-        read_version = candidacy.version
-        definition = app.registry.definition(uow, candidacy.workflow_version_id)
-        event = candidacy.fire(
-            definition,
-            app.registry.machine(definition),
-            trigger=command.trigger,
-            actor=command.actor,
-            role=command.role,
-            reason=command.reason,
-            facts=command.facts,
-            now=app.clock.now(),
-        )
-        entry = AuditEntry(
-            candidacy_id=candidacy.id,
-            seq=candidacy.version,
-            candidate_key=candidacy.candidate_key,
-            vacancy=candidacy.vacancy,
-            actor=command.actor,
-            role=command.role,
-            trigger=event.trigger,
-            src=event.src,
-            dst=event.dst,
-            reason=event.reason,
-            facts=event.facts,
-            workflow_version_id=candidacy.workflow_version_id,
-            workflow_hash=definition.content_hash,
-            occurred_at=event.at,
-            request_id=command.request_id,
-            process=app.process,
-            prev_hash=head,
-        )
-        uow.candidacies.save(candidacy, expected_version=read_version, audit_head=entry.hash)
-        uow.audit.append(entry)
+        event = advance(uow, app, command)
         uow.commit()
     log.info(
         "candidacy.advanced",
@@ -251,6 +213,96 @@ def _advance(command: FireTrigger, app: App) -> CandidacyAdvanced:
         role=event.role,
     )
     return event
+
+
+def advance(uow: UnitOfWork, app: App, command: FireTrigger) -> CandidacyAdvanced:
+    """Everything one transition writes, in the caller's transaction (which commits it).
+
+    State and version by compare-and-set, one chained audit entry, the timers
+    of the state left cancelled and those of the state entered armed.
+    """
+    found = uow.candidacies.get(command.candidacy_id)
+    if found is None:
+        raise NotFound(f"no candidacy {command.candidacy_id}")
+    candidacy, head = found
+    if command.expected_version is not None and command.expected_version != candidacy.version:
+        raise ConflictError(
+            f"candidacy {candidacy.id} is at version {candidacy.version}, "
+            f"not {command.expected_version}; reload it and try again"
+        )
+    read_version = candidacy.version
+    definition = app.registry.definition(uow, candidacy.workflow_version_id)
+    event = candidacy.fire(
+        definition,
+        app.registry.machine(definition),
+        trigger=command.trigger,
+        actor=command.actor,
+        role=command.role,
+        reason=command.reason,
+        facts=command.facts,
+        now=app.clock.now(),
+    )
+    entry = AuditEntry(
+        candidacy_id=candidacy.id,
+        seq=candidacy.version,
+        candidate_key=candidacy.candidate_key,
+        vacancy=candidacy.vacancy,
+        actor=command.actor,
+        role=command.role,
+        trigger=event.trigger,
+        src=event.src,
+        dst=event.dst,
+        reason=event.reason,
+        facts=event.facts,
+        workflow_version_id=candidacy.workflow_version_id,
+        workflow_hash=definition.content_hash,
+        occurred_at=event.at,
+        request_id=command.request_id,
+        process=app.process,
+        prev_hash=head,
+    )
+    uow.candidacies.save(candidacy, expected_version=read_version, audit_head=entry.hash)
+    uow.audit.append(entry)
+    uow.timers.cancel(candidacy.id, now=event.at, by=command.actor)
+    arm_timers(uow, app, definition, candidacy.id, event.dst, candidacy.version, event.at)
+    return event
+
+
+def arm_timers(
+    uow: UnitOfWork,
+    app: App,
+    definition: WorkflowDefinition,
+    candidacy_id: int,
+    state: str,
+    state_version: int,
+    entered_at: datetime,
+) -> None:
+    """Arm the timeout of ``state`` and its reminders, counted on the working calendar."""
+    timeout = definition.states[state].timeout
+    if timeout is None:
+        return
+    due = app.calendar.add(entered_at, timeout.after)
+    common = {
+        "candidacy_id": candidacy_id,
+        "state": state,
+        "state_version": state_version,
+        "status": "armed",
+        "armed_at": entered_at,
+    }
+    rows: list[dict[str, object]] = [
+        {**common, "kind": "timeout", "trigger": timeout.trigger, "template": None, "due_at": due}
+    ]
+    for reminder in timeout.reminders:
+        rows.append(
+            {
+                **common,
+                "kind": "reminder",
+                "trigger": None,
+                "template": reminder.notify,
+                "due_at": app.calendar.subtract(due, reminder.before),
+            }
+        )
+    uow.timers.arm(rows)
 
 
 @dataclass
@@ -355,6 +407,16 @@ def migrate_workflow(command: MigrateWorkflow, app: App) -> MigrationPlan:
             )
             uow.candidacies.save(candidacy, expected_version=read_version, audit_head=entry.hash)
             uow.audit.append(entry)
+            uow.timers.cancel(candidacy_id, now=now, by=command.actor)
+            arm_timers(
+                uow,
+                app,
+                new_def,
+                candidacy_id,
+                dst,
+                candidacy.version,
+                candidacy.state_entered_at,
+            )
         record_event(
             uow,
             app,

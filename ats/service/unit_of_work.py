@@ -14,6 +14,8 @@ from ats.adapters.db.store import (
     Candidates,
     Catalogue,
     Checkpoints,
+    Timers,
+    Workers,
     WorkflowVersions,
 )
 
@@ -27,6 +29,8 @@ class UnitOfWork:
     audit: AuditLog
     events: AuditEvents
     checkpoints: Checkpoints
+    timers: Timers
+    workers: Workers
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
@@ -41,6 +45,8 @@ class UnitOfWork:
         self.audit = AuditLog(self.connection)
         self.events = AuditEvents(self.connection)
         self.checkpoints = Checkpoints(self.connection)
+        self.timers = Timers(self.connection)
+        self.workers = Workers(self.connection)
         return self
 
     def __exit__(

@@ -227,3 +227,40 @@ class AuditLockRow(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     taken: Mapped[int]
+
+
+class TimerRow(Base):
+    """A deadline or reminder armed on entering a state (design invariant 5): a row, not a job."""
+
+    __tablename__ = "timers"
+    __table_args__ = (
+        Index("ix_timers_status_due_at", "status", "due_at"),
+        Index("ix_timers_candidacy_id_status", "candidacy_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    candidacy_id: Mapped[int] = mapped_column(ForeignKey("candidacies.id"))
+    state: Mapped[str] = mapped_column(String(64))
+    state_version: Mapped[int]  # the candidacy's version on entering the state
+    kind: Mapped[str] = mapped_column(String(16))  # timeout | reminder
+    trigger: Mapped[str | None] = mapped_column(String(64))  # for a timeout
+    template: Mapped[str | None] = mapped_column(String(64))  # for a reminder
+    due_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # armed | done | cancelled | skipped | failed
+    armed_at: Mapped[datetime]
+    settled_at: Mapped[datetime | None]
+    settled_by: Mapped[str | None] = mapped_column(String(128))
+    outcome: Mapped[str | None] = mapped_column(Text)
+
+
+class WorkerRow(Base):
+    """A worker process's heartbeat: who is sweeping, and when it last did."""
+
+    __tablename__ = "workers"
+
+    name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    started_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    last_sweep_at: Mapped[datetime | None]
+    last_sweep_fired: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))  # running | stopped

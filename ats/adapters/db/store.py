@@ -24,8 +24,10 @@ from ats.adapters.db.models import (
     CandidateRow,
     JobFunctionRow,
     ServiceRow,
+    TimerRow,
     VacancyRow,
     WaveRow,
+    WorkerRow,
     WorkflowVersionRow,
 )
 from ats.domain.audit import GENESIS, AuditEntry, AuditEvent, Checkpoint
@@ -41,6 +43,8 @@ EVENT = cast(Table, AuditEventRow.__table__)
 CHECKPOINT = cast(Table, AuditCheckpointRow.__table__)
 CHECKPOINT_HEAD = cast(Table, AuditCheckpointHeadRow.__table__)
 LOCK = cast(Table, AuditLockRow.__table__)
+TIMER = cast(Table, TimerRow.__table__)
+WORKER = cast(Table, WorkerRow.__table__)
 
 
 class WorkflowVersions:
@@ -427,3 +431,87 @@ class Checkpoints:
                         candidacy_id=int(candidacy_id), seq=seq, hash=digest
                     )
                 )
+
+
+class Timers:
+    """Deadlines and reminders as rows: armed on entering a state, settled exactly once."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def arm(self, rows: list[dict[str, object]]) -> None:
+        if rows:
+            self.connection.execute(insert(TIMER), rows)
+
+    def cancel(self, candidacy_id: int, *, now: datetime, by: str) -> int:
+        """Cancel every armed timer of a candidacy (it is leaving its state)."""
+        result = self.connection.execute(
+            update(TIMER)
+            .where(TIMER.c.candidacy_id == candidacy_id, TIMER.c.status == "armed")
+            .values(status="cancelled", settled_at=now, settled_by=by, outcome="state left")
+        )
+        return int(result.rowcount)
+
+    def claim_next(self, now: datetime, *, exclude: Iterable[int] = ()) -> RowMapping | None:
+        """The oldest due armed timer; on PostgreSQL locked, skipping ones others hold."""
+        query = (
+            select(TIMER)
+            .where(TIMER.c.status == "armed", TIMER.c.due_at <= now)
+            .order_by(TIMER.c.due_at, TIMER.c.id)
+            .limit(1)
+        )
+        excluded = list(exclude)
+        if excluded:
+            query = query.where(TIMER.c.id.not_in(excluded))
+        if self.connection.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return self.connection.execute(query).mappings().first()
+
+    def settle(self, timer_id: int, *, status: str, now: datetime, by: str, outcome: str) -> bool:
+        """Compare-and-set from armed; False when another worker settled it first."""
+        result = self.connection.execute(
+            update(TIMER)
+            .where(TIMER.c.id == timer_id, TIMER.c.status == "armed")
+            .values(status=status, settled_at=now, settled_by=by, outcome=outcome)
+        )
+        return int(result.rowcount) == 1
+
+
+class Workers:
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def mark_lost(self, *, seen_before: datetime) -> int:
+        """Workers that stopped sending heartbeats without saying goodbye (killed, host lost)."""
+        result = self.connection.execute(
+            update(WORKER)
+            .where(WORKER.c.status == "running", WORKER.c.last_seen_at < seen_before)
+            .values(status="lost")
+        )
+        return int(result.rowcount)
+
+    def heartbeat(
+        self,
+        name: str,
+        *,
+        now: datetime,
+        status: str = "running",
+        swept: int | None = None,
+    ) -> None:
+        values: dict[str, object] = {"last_seen_at": now, "status": status}
+        if swept is not None:
+            values.update(last_sweep_at=now, last_sweep_fired=swept)
+        updated = self.connection.execute(
+            update(WORKER).where(WORKER.c.name == name).values(**values)
+        )
+        if updated.rowcount == 0:
+            self.connection.execute(
+                insert(WORKER).values(
+                    name=name,
+                    started_at=now,
+                    last_seen_at=now,
+                    last_sweep_at=now if swept is not None else None,
+                    last_sweep_fired=swept or 0,
+                    status=status,
+                )
+            )

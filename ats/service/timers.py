@@ -1,0 +1,193 @@
+"""The sweeper: fires due timers as ordinary transitions, each exactly once.
+
+One timer, one transaction: claim it (``FOR UPDATE SKIP LOCKED`` on
+PostgreSQL; on SQLite the compare-and-set that settles it), fire its trigger
+with actor ``system:timer`` through the same code as any transition (guards,
+audit entry, timers of the next state), mark it settled, commit. A worker
+killed mid-sweep loses nothing: its open transaction rolls back and the timer
+is still armed for the next sweep. Overdue timers fire oldest first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import select
+
+from ats.adapters.db.store import TIMER
+from ats.errors import ConflictError, InvalidInput, TransitionRefused
+from ats.service.app import App
+from ats.service.commands import FireTrigger
+from ats.service.handlers import advance
+from ats.service.queries import local_time
+
+log = structlog.get_logger("ats")
+
+TIMER_ACTOR = "system:timer"
+MAX_CONFLICTS = 3  # a timer that keeps losing races waits for the next sweep
+
+
+@dataclass
+class SweepReport:
+    fired: int = 0
+    reminded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    max_lateness_s: float = 0.0
+    first_due: datetime | None = None
+    last_due: datetime | None = None
+    interrupted: bool = False
+    failures: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def settled(self) -> int:
+        return self.fired + self.reminded + self.skipped + self.failed
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "fired": self.fired,
+            "reminded": self.reminded,
+            "skipped": self.skipped,
+            "failed": self.failed,
+            "max_lateness_s": round(self.max_lateness_s, 1),
+            "first_due": self.first_due.isoformat() if self.first_due else None,
+            "last_due": self.last_due.isoformat() if self.last_due else None,
+            "interrupted": self.interrupted,
+            "failures": self.failures,
+        }
+
+
+def sweep(
+    app: App,
+    *,
+    worker: str,
+    limit: int | None = None,
+    stop: Callable[[], bool] = lambda: False,
+) -> SweepReport:
+    """Settle every timer due now (or ``limit`` of them), oldest first, checking ``stop`` between."""
+    report = SweepReport()
+    losers: dict[int, int] = {}
+    while limit is None or report.settled < limit:
+        if stop():
+            report.interrupted = True
+            break
+        now = app.clock.now()
+        outcome = _settle_one(app, worker, now, losers, report)
+        if outcome is None:
+            break
+    if report.settled:
+        log.info("timers.swept", worker=worker, **report.to_dict())
+    return report
+
+
+def _settle_one(
+    app: App, worker: str, now: datetime, losers: dict[int, int], report: SweepReport
+) -> str | None:
+    """Claim and settle the oldest due timer; None when nothing is due."""
+    exclude = [timer_id for timer_id, n in losers.items() if n >= MAX_CONFLICTS]
+    with app.unit_of_work() as uow:
+        timer = uow.timers.claim_next(now, exclude=exclude)
+        if timer is None:
+            return None
+        found = uow.candidacies.get(timer["candidacy_id"])
+        moved_on = (
+            found is None
+            or found[0].version != timer["state_version"]
+            or found[0].state != timer["state"]
+        )
+        lateness = (now - timer["due_at"]).total_seconds()
+        if moved_on:
+            status, note = "skipped", "the candidacy had left the state"
+        elif timer["kind"] == "reminder":
+            # The reminder mail goes out through the outbox once notifications exist;
+            # here the reminder is settled and logged so it is never lost or repeated.
+            status, note = "done", f"reminder {timer['template']} due"
+        else:
+            status, note = "done", f"fired {timer['trigger']}"
+        if not uow.timers.settle(timer["id"], status=status, now=now, by=worker, outcome=note):
+            return "lost"  # another worker settled it between our read and our write
+        if status == "done" and timer["kind"] == "timeout":
+            try:
+                advance(
+                    uow,
+                    app,
+                    FireTrigger(
+                        candidacy_id=timer["candidacy_id"],
+                        trigger=timer["trigger"],
+                        actor=TIMER_ACTOR,
+                        role="system",
+                        reason=f"timeout of state {timer['state']}",
+                        expected_version=timer["state_version"],
+                        request_id=f"timer:{timer['id']}",
+                    ),
+                )
+            except ConflictError:
+                losers[timer["id"]] = losers.get(timer["id"], 0) + 1
+                return "conflict"  # rolled back; the candidacy moved under us, look again
+            except (TransitionRefused, InvalidInput) as refused:
+                uow.connection.rollback()
+                _fail(app, timer["id"], worker, now, refused.message)
+                report.failed += 1
+                report.failures.append({"timer": timer["id"], "reason": refused.message})
+                log.warning("timer.failed", timer=timer["id"], candidacy=timer["candidacy_id"])
+                return "failed"
+        uow.commit()
+    if status == "skipped":
+        report.skipped += 1
+    elif timer["kind"] == "reminder":
+        report.reminded += 1
+    else:
+        report.fired += 1
+    report.max_lateness_s = max(report.max_lateness_s, lateness)
+    report.first_due = report.first_due or timer["due_at"]
+    report.last_due = timer["due_at"]
+    log.info(
+        "timer.settled",
+        timer=timer["id"],
+        candidacy=timer["candidacy_id"],
+        kind=timer["kind"],
+        status=status,
+        lateness_s=round(lateness, 1),
+    )
+    return status
+
+
+def _fail(app: App, timer_id: int, worker: str, now: datetime, reason: str) -> None:
+    """Mark a timer failed with the refusal, so it surfaces instead of retrying forever."""
+    with app.unit_of_work() as uow:
+        uow.timers.settle(timer_id, status="failed", now=now, by=worker, outcome=reason)
+        uow.commit()
+
+
+def timers(
+    app: App,
+    *,
+    due_before: datetime | None = None,
+    failed: bool = False,
+    limit: int = 200,
+) -> list[dict[str, Any]]:
+    """Armed timers (by due time), or failed ones with their reason."""
+    query = select(TIMER).order_by(TIMER.c.due_at, TIMER.c.id).limit(limit)
+    query = query.where(TIMER.c.status == ("failed" if failed else "armed"))
+    if due_before is not None:
+        query = query.where(TIMER.c.due_at < due_before)
+    zone = app.settings.zone
+    with app.engine.connect() as connection:
+        return [
+            {
+                "id": row["id"],
+                "candidacy": row["candidacy_id"],
+                "state": row["state"],
+                "kind": row["kind"],
+                "what": row["trigger"] or row["template"],
+                "due": local_time(row["due_at"], zone),
+                "due_utc": row["due_at"].isoformat(),
+                "status": row["status"],
+                "outcome": row["outcome"],
+            }
+            for row in connection.execute(query).mappings()
+        ]
