@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from faker import Faker
 from sqlalchemy import func, select
@@ -27,10 +28,17 @@ from ats.errors import ConfigurationError
 from ats.service import queries
 from ats.service.app import App
 from ats.service.commands import Apply, FireTrigger
+from ats.service.outbox import relay
 from ats.service.timers import sweep
 
 LANGUAGE_SHARE = (("nl", 0.55), ("fr", 0.38), ("de", 0.02), ("en", 0.05))
 NEGATIVE = ("rejected", "withdrawn")
+BRUSSELS = ZoneInfo("Europe/Brussels")
+SESSION_PLACES = (
+    "Selor, Bischoffsheimlaan 15, 1000 Brussel",
+    "WTC II, Koning Albert II-laan 26A, 1000 Brussel",
+    "Dienst Vreemdelingenzaken, Pachecolaan 44, 1000 Brussel",
+)
 
 
 @dataclass(order=True)
@@ -124,7 +132,9 @@ def run_demo(
         heapq.heappush(
             queue, _Step(clock.now() + _pause(rng), order, step.candidacy_id, step.vacancy)
         )
+    mail = relay(sim)
     summary = {
+        "mails": mail.sent,
         "applications": opened,
         "transitions": fired + timed_out,
         "timeouts": timed_out,
@@ -132,7 +142,9 @@ def run_demo(
     }
     say(
         f"demo: {opened} applications, {fired + timed_out} transitions "
-        f"({timed_out} by timers, {refused} refusals turned into rejections)"
+        f"({timed_out} by timers, {refused} refusals turned into rejections); "
+        f"{mail.sent} candidate emails sent"
+        + (f" to {app.settings.mail_folder}" if app.settings.mail_transport == "maildir" else "")
     )
     return summary
 
@@ -156,7 +168,9 @@ def _advance(app: App, rng: random.Random, candidacy_id: int) -> int | None:
     forward = [t for t in leaving if t.dest not in NEGATIVE]
     if forward:
         spec = rng.choice(forward)
-        drawn = _draw_facts(definition, spec, facts, rng, hopeful=rng.random() < 0.8)
+        drawn = _draw_facts(
+            definition, spec, facts, rng, hopeful=rng.random() < 0.8, now=app.clock.now()
+        )
         role = sorted(spec.roles - {"candidate"} or spec.roles)[0]
         verdict = decide(definition, state, {**facts, **drawn}, spec.trigger, role, reason="demo")
         if verdict.allowed:
@@ -206,18 +220,27 @@ def _draw_facts(
     rng: random.Random,
     *,
     hopeful: bool,
+    now: datetime,
 ) -> dict[str, object]:
     """Values for the facts the guards read; hopeful draws retry until the guards hold."""
     names = sorted({name for guard in spec.guards for name in guard.facts})
+    invited: dict[str, object] = {}
+    if spec.invitation:  # a session at 09:00 Brussels, a week or two after now (simulated)
+        day = (now + timedelta(days=rng.randrange(7, 15))).astimezone(BRUSSELS)
+        at = day.replace(hour=9, minute=0, second=0, microsecond=0)
+        invited = {
+            spec.invitation.start: at.isoformat(),
+            spec.invitation.location: rng.choice(SESSION_PLACES),
+        }
     if not names:
-        return {}
+        return invited
     drawn: dict[str, object] = {}
     for _attempt in range(40 if hopeful else 1):
         drawn = {name: _value(definition.facts[name], rng) for name in names}
         merged = {**known, **drawn}
         if all(guard.failure(merged) is None for guard in spec.guards):
             break
-    return drawn
+    return {**drawn, **invited}
 
 
 def _value(fact: FactSpec, rng: random.Random) -> object:

@@ -31,6 +31,19 @@ class Settings:
     log_format: str = "auto"
     log_level: str = "info"
     sqlite_busy_timeout_ms: int = 5000
+    public_url: str = "http://localhost:8000"  # where candidates look up their status
+    mail_transport: str = "maildir"  # maildir (var/mail) | smtp | console
+    mail_from: str = "Recruitment asylum and migration <no-reply@ats.example>"
+    mail_dir: str = "var/mail"
+    mail_language_fallback: str = "nl,fr,en"
+    mail_max_attempts: int = 6
+    mail_retry_seconds: int = 60
+    smtp_host: str = "localhost"
+    smtp_port: int = 587
+    smtp_security: str = "starttls"
+    smtp_username: str | None = None
+    smtp_password: str | None = None  # only from ATS_SMTP_PASSWORD, never from a file
+    worker_relay_seconds: int = 10
     worker_sweep_seconds: int = 15
     worker_checkpoint_seconds: int = 3600
     audit_signing_key: str | None = None  # PEM file: Ed25519 private key that signs checkpoints
@@ -63,13 +76,27 @@ class Settings:
         return path if path.is_absolute() else self.home / path
 
     @property
+    def mail_folder(self) -> Path:
+        path = Path(self.mail_dir)
+        return path if path.is_absolute() else self.home / path
+
+    @property
+    def fallback_languages(self) -> tuple[str, ...]:
+        return tuple(lang.strip() for lang in self.mail_language_fallback.split(","))
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
 
 _KEYS = {f.name: f for f in fields(Settings) if f.name != "home"}
+_SECRETS = {"smtp_password"}
 _NUMBERS = {
     "sqlite_busy_timeout_ms": "milliseconds",
+    "mail_max_attempts": "attempts",
+    "mail_retry_seconds": "seconds",
+    "smtp_port": "port",
+    "worker_relay_seconds": "seconds",
     "worker_sweep_seconds": "seconds",
     "worker_checkpoint_seconds": "seconds",
 }
@@ -100,6 +127,8 @@ def load_settings(
         for key, value in document.items():
             if key not in _KEYS:
                 problems.append(f"{path}: unknown key {key!r} (known: {', '.join(sorted(_KEYS))})")
+            elif key in _SECRETS:
+                problems.append(f"{path}: {key} is a secret; set ATS_{key.upper()} instead")
             else:
                 raw[key] = value
     for key in _KEYS:
@@ -127,6 +156,13 @@ def load_settings(
     _check_choice(values, "default_language", LANGUAGES, problems)
     _check_choice(values, "log_format", LOG_FORMATS, problems)
     _check_choice(values, "log_level", LOG_LEVELS, problems)
+    _check_choice(values, "mail_transport", ("maildir", "smtp", "console"), problems)
+    _check_choice(values, "smtp_security", ("starttls", "tls", "none"), problems)
+    for language in str(values.get("mail_language_fallback", "nl,fr,en")).split(","):
+        if language.strip() not in LANGUAGES:
+            problems.append(
+                f"mail_language_fallback: {language.strip()!r} is not one of {LANGUAGES}"
+            )
     url = str(values["database_url"])
     if not url.startswith(("sqlite:", "postgresql")):
         problems.append(

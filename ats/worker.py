@@ -1,8 +1,8 @@
-"""The worker process: APScheduler 3 ticks; our tables hold the deadlines.
+"""The worker process: APScheduler 3 ticks; our tables hold the deadlines and the mail.
 
 APScheduler's job stores cannot be shared between processes and it drops runs
 later than their grace time, so it stores nothing here: it only calls the
-sweeper, the audit checkpoint and the heartbeat at intervals. Any number of
+sweeper, the outbox relay, the audit checkpoint and the heartbeat at intervals. Any number of
 workers may run against one PostgreSQL database.
 """
 
@@ -23,6 +23,7 @@ from sqlalchemy import select
 from ats.adapters.db.store import WORKER
 from ats.service.app import App
 from ats.service.audit import checkpoint
+from ats.service.outbox import RelayReport, relay
 from ats.service.queries import local_time
 from ats.service.timers import SweepReport, sweep
 
@@ -44,12 +45,13 @@ class Worker:
         self.name = name or default_name()
         self.stopping = threading.Event()
 
-    def run_once(self) -> SweepReport:
+    def run_once(self, *, mail: bool = True) -> tuple[SweepReport, RelayReport]:
         """One pass: every timer due now, then a heartbeat. For cron, drills and tests."""
         self._heartbeat()
         report = sweep(self.app, worker=self.name, stop=self.stopping.is_set)
+        sent = relay(self.app, stop=self.stopping.is_set) if mail else RelayReport()
         self._heartbeat(swept=report.settled, status="stopped")
-        return report
+        return report, sent
 
     def run_forever(self) -> None:
         """Host the interval jobs until SIGTERM or SIGINT; then finish the batch and exit."""
@@ -58,6 +60,7 @@ class Worker:
         now = datetime.now(UTC)
         common: dict[str, Any] = {"max_instances": 1, "coalesce": True, "next_run_time": now}
         scheduler.add_job(self._sweep, "interval", seconds=settings.worker_sweep_seconds, **common)
+        scheduler.add_job(self._relay, "interval", seconds=settings.worker_relay_seconds, **common)
         scheduler.add_job(self._heartbeat, "interval", seconds=HEARTBEAT_SECONDS, **common)
         scheduler.add_job(
             self._checkpoint, "interval", seconds=settings.worker_checkpoint_seconds, **common
@@ -79,6 +82,9 @@ class Worker:
     def _sweep(self) -> None:
         report = sweep(self.app, worker=self.name, stop=self.stopping.is_set)
         self._heartbeat(swept=report.settled)
+
+    def _relay(self) -> None:
+        relay(self.app, stop=self.stopping.is_set)
 
     def _checkpoint(self) -> None:
         if not self.stopping.is_set():

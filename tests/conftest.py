@@ -38,6 +38,14 @@ def pg_schema_url(base: str, schema: str) -> str:
     )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_vobject_timezones() -> None:
+    """vobject caches each VTIMEZONE by TZID for the whole process; every test reads its own."""
+    import vobject.icalendar
+
+    vars(vobject.icalendar)["__tzidMap"].clear()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database of each kind."""
@@ -83,7 +91,9 @@ def satisfying_facts(
     definition: WorkflowDefinition, spec: TransitionSpec, known: Mapping[str, Any]
 ) -> dict[str, Any] | None:
     """Values for the facts ``spec``'s guards read that make every guard hold, if any exist."""
-    names = sorted({name for guard in spec.guards for name in guard.facts})
+    names = sorted(
+        {name for guard in spec.guards for name in guard.facts} | _invitation_facts(spec)
+    )
     domains = [_domain(definition.facts[name]) for name in names]
     for values in itertools.product(*domains):
         drawn = dict(zip(names, values, strict=True))
@@ -91,6 +101,10 @@ def satisfying_facts(
         if all(guard.failure(merged) is None for guard in spec.guards):
             return drawn
     return None
+
+
+def _invitation_facts(spec: TransitionSpec) -> set[str]:
+    return {spec.invitation.start, spec.invitation.location} if spec.invitation else set()
 
 
 def _domain(fact: FactSpec) -> list[Any]:
@@ -104,6 +118,8 @@ def _domain(fact: FactSpec) -> list[Any]:
         return list(fact.choices)
     if fact.type == "date":
         return ["2021-07-01"]
+    if fact.type == "datetime":
+        return ["2031-07-24T07:00:00+00:00"]  # as stored: UTC, ISO
     return ["yes"]
 
 

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from pathlib import Path
 
 from ats.adapters.yaml_files import YamlUnreadable, load_yaml
 from ats.domain.workflow import Catalog, WorkflowDefinition, parse_workflow
 from ats.errors import Problem, WorkflowInvalid
-
-
-def template_keys(notifications_dir: Path, languages: Sequence[str]) -> frozenset[str]:
-    """Keys with a template file for every language: ``notifications/KEY/LANG.txt``."""
-    if not notifications_dir.is_dir():
-        return frozenset()
-    return frozenset(
-        folder.name
-        for folder in notifications_dir.iterdir()
-        if folder.is_dir() and all((folder / f"{lang}.txt").is_file() for lang in languages)
-    )
 
 
 def read_workflow_file(path: Path, catalog: Catalog) -> WorkflowDefinition:

@@ -17,6 +17,7 @@ import structlog
 
 from ats.cli.audit import audit
 from ats.cli.context import Context, json_option, pass_context
+from ats.cli.outbox import outbox
 from ats.cli.output import emit, table
 from ats.cli.worker import timers, worker
 from ats.domain.roles import FIRING_ROLES
@@ -622,6 +623,7 @@ def _funnel(counts: list[dict[str, Any]], vacancies: list[dict[str, Any]]) -> li
 cli.add_command(audit)
 cli.add_command(worker)
 cli.add_command(timers)
+cli.add_command(outbox)
 
 
 # -- entry point ---------------------------------------------------------------------------

@@ -34,12 +34,18 @@ def parse_instant(value: str, zone: ZoneInfo, option: str) -> datetime:
     "never in production).",
 )
 @click.option("--name", help="Worker name in `ats worker status` (default host:pid).")
+@click.option("--no-mail", is_flag=True, help="With --once: timers only; mail waits for a relay.")
 @json_option
 @click.pass_context
 def worker(
-    click_ctx: click.Context, once: bool, now: str | None, name: str | None, as_json: bool
+    click_ctx: click.Context,
+    once: bool,
+    now: str | None,
+    name: str | None,
+    no_mail: bool,
+    as_json: bool,
 ) -> None:
-    """Run the worker: sweep due timers, checkpoint the audit log, report a heartbeat.
+    """Run the worker: sweep due timers, send candidate mail, checkpoint the audit log.
 
     Without --once it runs until SIGTERM or SIGINT, then finishes the timer in
     hand and exits. Any number of workers may share one PostgreSQL database.
@@ -63,14 +69,18 @@ def worker(
     if not once:
         runner.run_forever()
         return
-    report = runner.run_once()
-    ctx.fields.update(fired=report.fired, failed=report.failed)
+    report, mail = runner.run_once(mail=not no_mail)
+    ctx.fields.update(fired=report.fired, failed=report.failed, mailed=mail.sent)
     if as_json:
-        emit({"worker": runner.name, **report.to_dict()})
+        emit({"worker": runner.name, **report.to_dict(), "mail": mail.to_dict()})
         return
     click.echo(
         f"worker {runner.name}: {report.fired} timeouts fired, {report.reminded} reminders, "
         f"{report.skipped} skipped (candidacy moved on), {report.failed} failed"
+    )
+    click.echo(
+        f"mail: {mail.sent} sent, {mail.deferred} to retry, {mail.dead} dead"
+        + (" (see `ats outbox list --state dead`)" if mail.dead else "")
     )
     if report.settled:
         hours = report.max_lateness_s / 3600

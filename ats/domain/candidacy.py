@@ -131,6 +131,10 @@ def decide(
         failure = guard.failure(facts)
         if failure:
             reasons.append(failure)
+    if spec.invitation:
+        for name in (spec.invitation.start, spec.invitation.location):
+            if facts.get(name) in (None, ""):
+                reasons.append(f"{trigger!r} sends an invitation: record --fact {name}=...")
     if check_reason and spec.reason_required and not (reason and reason.strip()):
         reasons.append(f"{trigger!r} needs a reason (--reason)")
     return Decision(

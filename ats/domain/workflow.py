@@ -15,16 +15,18 @@ import re
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import cached_property
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from ats.domain.guards import CompiledGuard, GuardSyntaxError, compile_guard
 from ats.domain.roles import FIRING_ROLES
 from ats.errors import InvalidInput, Problem, WorkflowInvalid
 
 LANGUAGES = ("nl", "fr", "de", "en")
-FACT_TYPES = ("integer", "boolean", "choice", "text", "date")
+FACT_TYPES = ("integer", "boolean", "choice", "text", "date", "datetime")
+LOCAL_ZONE = ZoneInfo("Europe/Brussels")  # a time given without an offset is Belgian time
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _STEM = re.compile(r"^[a-z][a-z0-9-]*$")
 _DURATION = re.compile(r"^\s*(\d+)\s+(?:(working|selor)\s+)?days?\s*$")
@@ -110,6 +112,17 @@ class FactSpec:
                 raise InvalidInput(
                     f"fact {self.name}: expected a date as YYYY-MM-DD, got {text!r}"
                 ) from None
+        if self.type == "datetime":
+            try:
+                moment = datetime.fromisoformat(text)
+            except ValueError:
+                raise InvalidInput(
+                    f"fact {self.name}: expected a time like 2021-07-24T09:00 (Brussels) "
+                    f"or with an offset, got {text!r}"
+                ) from None
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=LOCAL_ZONE)
+            return moment.astimezone(UTC).isoformat()  # UTC inside
         if not text:
             raise InvalidInput(f"fact {self.name}: must not be empty")
         return text
@@ -153,6 +166,15 @@ class StateSpec:
 
 
 @dataclass(frozen=True)
+class InvitationSpec:
+    """A calendar invitation sent with the transition's mail (Selor sessions, interviews)."""
+
+    start: str  # a datetime fact
+    location: str  # a text fact
+    minutes: int
+
+
+@dataclass(frozen=True)
 class TransitionSpec:
     trigger: str
     sources: tuple[str, ...]
@@ -161,6 +183,7 @@ class TransitionSpec:
     guards: tuple[CompiledGuard, ...] = ()
     reason_required: bool = False
     notify: str | None = None
+    invitation: InvitationSpec | None = None
     line: int | None = field(default=None, compare=False)
     source_line: int | None = field(default=None, compare=False)
     dest_line: int | None = field(default=None, compare=False)
@@ -176,6 +199,7 @@ class WorkflowDefinition:
     facts: Mapping[str, FactSpec]
     states: Mapping[str, StateSpec]
     transitions: tuple[TransitionSpec, ...]
+    notify_on_apply: str | None = None
     file: str = field(default="", compare=False)
     line: int | None = field(default=None, compare=False)  # of the name key, for messages
 
@@ -196,6 +220,8 @@ class WorkflowDefinition:
     @property
     def template_keys(self) -> frozenset[str]:
         keys = {t.notify for t in self.transitions if t.notify}
+        if self.notify_on_apply:
+            keys.add(self.notify_on_apply)
         for state in self.states.values():
             if state.timeout:
                 keys.update(r.notify for r in state.timeout.reminders)
@@ -232,8 +258,14 @@ class WorkflowDefinition:
             }
             if spec.notify:
                 entry["notify"] = spec.notify
+            if spec.invitation:
+                entry["invitation"] = {
+                    "start": spec.invitation.start,
+                    "location": spec.invitation.location,
+                    "minutes": spec.invitation.minutes,
+                }
             transitions.append(entry)
-        return {
+        document: dict[str, Any] = {
             "name": self.name,
             "job_function": self.job_function,
             "description": self.description,
@@ -241,6 +273,9 @@ class WorkflowDefinition:
             "states": states,
             "transitions": transitions,
         }
+        if self.notify_on_apply:
+            document["notify_on_apply"] = self.notify_on_apply
+        return document
 
     @cached_property
     def content_hash(self) -> str:
@@ -385,7 +420,15 @@ class _Reader:
         self.keys(
             root,
             "",
-            allowed=("name", "job_function", "description", "facts", "states", "transitions"),
+            allowed=(
+                "name",
+                "job_function",
+                "description",
+                "notify_on_apply",
+                "facts",
+                "states",
+                "transitions",
+            ),
             required=("name", "job_function", "states", "transitions"),
         )
         name = self.text(root, "name", "name")
@@ -406,6 +449,9 @@ class _Reader:
                 f"unknown job function {job_function!r} "
                 f"(config/hiring-drive.yaml has: {', '.join(sorted(known_functions))})",
             )
+        notify_on_apply = self.text(root, "notify_on_apply", "notify_on_apply") or None
+        if notify_on_apply:
+            self.template(notify_on_apply, root, "notify_on_apply", "notify_on_apply")
         facts = self.facts(root.get("facts") or {}, line_of(root, "facts"))
         states = self.states(root.get("states"), line_of(root, "states"))
         transitions = self.transitions(root.get("transitions"), line_of(root, "transitions"), facts)
@@ -417,6 +463,7 @@ class _Reader:
             facts=facts,
             states=states,
             transitions=tuple(transitions),
+            notify_on_apply=notify_on_apply,
             file=self.file,
             line=line_of(root, "name"),
         )
@@ -591,7 +638,7 @@ class _Reader:
             self.problem(
                 line_of(node, field_name),
                 where,
-                f"unknown template key {key!r} (no folder notifications/{key}/ with a file per language)",
+                f"unknown template key {key!r} (needs notifications/LANG/{key}.txt in every language)",
             )
 
     def transitions(
@@ -612,7 +659,16 @@ class _Reader:
             self.keys(
                 spec,
                 where,
-                allowed=("trigger", "from", "to", "roles", "guards", "reason", "notify"),
+                allowed=(
+                    "trigger",
+                    "from",
+                    "to",
+                    "roles",
+                    "guards",
+                    "reason",
+                    "notify",
+                    "invitation",
+                ),
                 required=("trigger", "from", "to", "roles"),
             )
             if trigger and not _NAME.match(trigger):
@@ -646,6 +702,9 @@ class _Reader:
             notify = self.text(spec, "notify", f"{where}.notify") or None
             if notify:
                 self.template(notify, spec, "notify", f"{where}.notify")
+            invitation = None
+            if spec.get("invitation") is not None:
+                invitation = self.invitation(spec, f"{where}.invitation", facts, notify)
             result.append(
                 TransitionSpec(
                     trigger=trigger,
@@ -655,12 +714,52 @@ class _Reader:
                     guards=tuple(guards),
                     reason_required=reason == "required",
                     notify=notify,
+                    invitation=invitation,
                     line=line_of(node, index),
                     source_line=line_of(spec, "from"),
                     dest_line=line_of(spec, "to"),
                 )
             )
         return result
+
+    def invitation(
+        self,
+        spec: Mapping[str, Any],
+        where: str,
+        facts: Mapping[str, FactSpec],
+        notify: str | None,
+    ) -> InvitationSpec | None:
+        node = self.mapping(spec["invitation"], where, line_of(spec, "invitation"))
+        if node is None:
+            return None
+        self.keys(
+            node,
+            where,
+            allowed=("start", "location", "minutes"),
+            required=("start", "location", "minutes"),
+        )
+        if not notify:
+            self.problem(
+                line_of(spec, "invitation"), where, "an invitation travels with a mail: add notify"
+            )
+        names = {}
+        for key, kind in (("start", "datetime"), ("location", "text")):
+            name = self.text(node, key, f"{where}.{key}")
+            fact = facts.get(name)
+            if name and (fact is None or fact.type != kind):
+                self.problem(
+                    line_of(node, key),
+                    f"{where}.{key}",
+                    f"must name a declared {kind} fact, got {name!r}",
+                )
+            names[key] = name
+        minutes = node.get("minutes")
+        if not isinstance(minutes, int) or isinstance(minutes, bool) or not 0 < minutes <= 24 * 60:
+            self.problem(
+                line_of(node, "minutes"), f"{where}.minutes", "a whole number of minutes, 1 to 1440"
+            )
+            return None
+        return InvitationSpec(names["start"], names["location"], minutes)
 
     def guards(
         self, node: object, spec: Mapping[str, Any], where: str, facts: Mapping[str, FactSpec]

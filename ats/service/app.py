@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy.engine import Engine
 
+from ats.adapters.mail import Transport
+from ats.adapters.mail_templates import MailRenderer
 from ats.clock import Clock
 from ats.domain.calendar import WorkingCalendar
 from ats.domain.engine import MachineCache, WorkflowMachine
@@ -49,6 +52,8 @@ class App:
     clock: Clock
     process: str
     calendar: WorkingCalendar
+    renderer: MailRenderer
+    transport: Callable[[], Transport]  # a fresh transport per relay batch
     registry: WorkflowRegistry = field(default_factory=WorkflowRegistry)
 
     def unit_of_work(self) -> UnitOfWork:

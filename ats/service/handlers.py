@@ -6,7 +6,8 @@ import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from email.utils import parseaddr
 from typing import Any
 
 import structlog
@@ -19,6 +20,7 @@ from ats.domain.audit import (
     WORKFLOW_MIGRATED,
     AuditEntry,
 )
+from ats.domain.candidacy import Candidacy
 from ats.domain.drive import HiringDrive
 from ats.domain.events import CandidacyAdvanced
 from ats.domain.workflow import LANGUAGES, WorkflowDefinition
@@ -34,6 +36,7 @@ from ats.errors import (
 from ats.service.app import App
 from ats.service.audit import record_event
 from ats.service.commands import Apply, FireTrigger, MigrateWorkflow
+from ats.service.outbox import enqueue
 from ats.service.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("ats")
@@ -170,6 +173,20 @@ def apply(command: Apply, app: App) -> int:
         head = uow.audit.append(entry)
         uow.candidacies.set_head(candidacy_id, head)
         arm_timers(uow, app, definition, candidacy_id, definition.initial_state, 1, now)
+        if definition.notify_on_apply:
+            enqueue(
+                uow,
+                app,
+                candidacy_id=candidacy_id,
+                audit_seq=1,
+                template=definition.notify_on_apply,
+                context={
+                    "state": definition.initial_state,
+                    "at": now.isoformat(),
+                    "workflow_version_id": workflow["id"],
+                },
+                now=now,
+            )
         uow.commit()
     log.info("candidacy.opened", candidacy=candidacy_id, vacancy=command.vacancy)
     return candidacy_id
@@ -265,7 +282,68 @@ def advance(uow: UnitOfWork, app: App, command: FireTrigger) -> CandidacyAdvance
     uow.audit.append(entry)
     uow.timers.cancel(candidacy.id, now=event.at, by=command.actor)
     arm_timers(uow, app, definition, candidacy.id, event.dst, candidacy.version, event.at)
+    if event.notify:
+        context: dict[str, object] = {
+            "state": event.dst,
+            "reason": event.reason,
+            "at": event.at.isoformat(),
+            "workflow_version_id": candidacy.workflow_version_id,
+        }
+        invitation = _invitation(uow, app, definition, candidacy, event)
+        if invitation is not None:
+            context["invitation"] = invitation
+        enqueue(
+            uow,
+            app,
+            candidacy_id=candidacy.id,
+            audit_seq=candidacy.version,
+            template=event.notify,
+            context=context,
+            now=event.at,
+        )
     return event
+
+
+def _invitation(
+    uow: UnitOfWork,
+    app: App,
+    definition: WorkflowDefinition,
+    candidacy: Candidacy,
+    event: CandidacyAdvanced,
+) -> dict[str, object] | None:
+    """The calendar part of this step's mail: a request, a reschedule, or a cancellation.
+
+    A cancellation goes out when the candidacy ends (rejected, withdrawn) before a
+    session it was invited to has taken place.
+
+    One UID per candidacy and state; SEQUENCE is the candidacy's version, so each
+    later request or cancellation supersedes the earlier one in the candidate's calendar.
+    """
+    spec = definition.transition(event.trigger, event.src)
+    if spec is not None and spec.invitation is not None:
+        start = datetime.fromisoformat(str(candidacy.facts[spec.invitation.start]))
+        return {
+            "uid": invitation_uid(app, candidacy.id, event.dst),
+            "sequence": candidacy.version,
+            "method": "REQUEST",
+            "start": start.isoformat(),
+            "end": (start + timedelta(minutes=spec.invitation.minutes)).isoformat(),
+            "location": str(candidacy.facts[spec.invitation.location]),
+            "state": event.dst,
+        }
+    if not definition.states[event.dst].final:
+        return None  # moving on (e.g. a result recorded): the session stands as it was
+    prior = uow.outbox.latest_invitation(candidacy.id, invitation_uid(app, candidacy.id, event.src))
+    if prior is None or prior["method"] != "REQUEST":
+        return None
+    if datetime.fromisoformat(str(prior["end"])) <= event.at:
+        return None  # it took place; nothing to cancel
+    return {**prior, "method": "CANCEL", "sequence": candidacy.version}
+
+
+def invitation_uid(app: App, candidacy_id: int, state: str) -> str:
+    domain = parseaddr(app.settings.mail_from)[1].rpartition("@")[2] or "ats.invalid"
+    return f"ats-{candidacy_id}-{state}@{domain}"
 
 
 def arm_timers(

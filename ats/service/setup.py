@@ -7,7 +7,8 @@ from pathlib import Path
 
 from ats.adapters.db.migrate import current_revision, upgrade
 from ats.adapters.drive_file import read_hiring_drive
-from ats.adapters.workflow_files import read_workflow_files, template_keys
+from ats.adapters.mail_templates import template_keys
+from ats.adapters.workflow_files import read_workflow_files
 from ats.domain.drive import HiringDrive
 from ats.domain.workflow import LANGUAGES, Catalog, WorkflowDefinition
 from ats.errors import Problem, WorkflowInvalid

@@ -23,7 +23,9 @@ from ats.errors import ConflictError, InvalidInput, TransitionRefused
 from ats.service.app import App
 from ats.service.commands import FireTrigger
 from ats.service.handlers import advance
+from ats.service.outbox import enqueue
 from ats.service.queries import local_time
+from ats.service.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("ats")
 
@@ -103,13 +105,26 @@ def _settle_one(
         if moved_on:
             status, note = "skipped", "the candidacy had left the state"
         elif timer["kind"] == "reminder":
-            # The reminder mail goes out through the outbox once notifications exist;
-            # here the reminder is settled and logged so it is never lost or repeated.
-            status, note = "done", f"reminder {timer['template']} due"
+            status, note = "done", f"reminder {timer['template']} queued"
         else:
             status, note = "done", f"fired {timer['trigger']}"
         if not uow.timers.settle(timer["id"], status=status, now=now, by=worker, outcome=note):
             return "lost"  # another worker settled it between our read and our write
+        if status == "done" and timer["kind"] == "reminder":
+            enqueue(
+                uow,
+                app,
+                candidacy_id=timer["candidacy_id"],
+                audit_seq=timer["state_version"],
+                template=timer["template"],
+                context={
+                    "state": timer["state"],
+                    "at": now.isoformat(),
+                    "due": _deadline(uow, timer),
+                },
+                now=now,
+                extra=f"t{timer['id']}",
+            )
         if status == "done" and timer["kind"] == "timeout":
             try:
                 advance(
@@ -154,6 +169,18 @@ def _settle_one(
         lateness_s=round(lateness, 1),
     )
     return status
+
+
+def _deadline(uow: UnitOfWork, reminder: Any) -> str | None:
+    """The due time of the timeout a reminder announces, for the mail to state."""
+    due = uow.connection.execute(
+        select(TIMER.c.due_at).where(
+            TIMER.c.candidacy_id == reminder["candidacy_id"],
+            TIMER.c.state_version == reminder["state_version"],
+            TIMER.c.kind == "timeout",
+        )
+    ).scalar()
+    return due.isoformat() if due is not None else None
 
 
 def _fail(app: App, timer_id: int, worker: str, now: datetime, reason: str) -> None:

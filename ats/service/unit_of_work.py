@@ -14,6 +14,7 @@ from ats.adapters.db.store import (
     Candidates,
     Catalogue,
     Checkpoints,
+    Outbox,
     Timers,
     Workers,
     WorkflowVersions,
@@ -30,6 +31,7 @@ class UnitOfWork:
     events: AuditEvents
     checkpoints: Checkpoints
     timers: Timers
+    outbox: Outbox
     workers: Workers
 
     def __init__(self, engine: Engine) -> None:
@@ -46,6 +48,7 @@ class UnitOfWork:
         self.events = AuditEvents(self.connection)
         self.checkpoints = Checkpoints(self.connection)
         self.timers = Timers(self.connection)
+        self.outbox = Outbox(self.connection)
         self.workers = Workers(self.connection)
         return self
 

@@ -488,7 +488,16 @@ def test_workflow_migrate_needs_a_map_for_a_removed_state_and_dry_run_changes_no
     brussels_instant(last[1])
 
     # The candidacy now runs on v2's machine: it leaves the renamed state as v2 says.
-    fired = cli.json("fire", screened, "invite_to_selor", *as_role("recruiter"))
+    fired = cli.json(
+        "fire",
+        screened,
+        "invite_to_selor",
+        *as_role("recruiter"),
+        "--fact",
+        "selor_session_at=2031-07-24T09:00",
+        "--fact",
+        "selor_session_place=Selor",
+    )
     assert (fired["from"], fired["to"]) == ("screening_done", "selor_test")
     counts = {
         w["version"]: w["candidacies"]

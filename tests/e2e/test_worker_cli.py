@@ -74,7 +74,14 @@ def test_a_worker_started_three_weeks_late_fires_the_overdue_timers_of_idle_cand
         fire(cli, candidacy, "screen", "recruiter", "diploma_level=master")
     # Invited out of id order, so due order is neither id order nor timer-id order.
     for candidacy in (chris, anna, bert):
-        fire(cli, candidacy, "invite_to_selor", "recruiter")
+        fire(
+            cli,
+            candidacy,
+            "invite_to_selor",
+            "recruiter",
+            "selor_session_at=2031-07-24T09:00",
+            "selor_session_place=Selor",
+        )
 
     armed = cli.json("timers", "list")
     assert sorted((t["candidacy"], t["kind"], t["what"]) for t in armed) == sorted(

@@ -32,6 +32,7 @@ from ats.service.commands import Apply, FireTrigger
 from ats.service.setup import initialise
 from ats.settings import Settings
 
+SESSION = {"selor_session_at": "2031-07-24T09:00", "selor_session_place": "Selor, Brussel"}
 GUARDS = {
     "sqlite": [
         "DROP TRIGGER audit_entries_no_update",
@@ -80,7 +81,11 @@ def _history(app: App, clock: ManualClock) -> list[int]:
     clock.advance(timedelta(hours=1))
     app.handle(
         FireTrigger(
-            candidacy_id=ids[2], trigger="invite_to_selor", actor="recruiter:els", role="recruiter"
+            candidacy_id=ids[2],
+            trigger="invite_to_selor",
+            actor="recruiter:els",
+            role="recruiter",
+            facts=SESSION,
         )
     )
     return ids

@@ -74,7 +74,15 @@ def story(app: App, clock: ManualClock) -> Story:
     clock.set(at("2021-06-28T08:00:00"))
     fire(app, an_sec, "screen", els, "recruiter", diploma_level="secondary")
     clock.set(at("2021-06-29T08:00:00"))
-    fire(app, an_sec, "invite_to_selor", els, "recruiter")
+    fire(
+        app,
+        an_sec,
+        "invite_to_selor",
+        els,
+        "recruiter",
+        selor_session_at="2021-07-10T09:00",
+        selor_session_place="Selor, Brussel",
+    )
     clock.set(at("2021-06-30T22:30:00"))  # 1 July, 00:30 in Brussels
     bo_prot = apply(app, BO, "CGVS-PROT-W1", language="nl")
     clock.set(at("2021-07-01T09:00:00"))

@@ -109,7 +109,13 @@ def test_a_dry_run_plans_and_the_real_run_moves_with_an_audit_entry(app: App) ->
     assert queries.candidacy(app, staying)["workflow"] == "security-escort v2"
     # The migrated candidacy carries on under the new version's rules.
     app.handle(
-        FireTrigger(candidacy_id=moving, trigger="invite_to_selor", actor="r", role="recruiter")
+        FireTrigger(
+            candidacy_id=moving,
+            trigger="invite_to_selor",
+            actor="r",
+            role="recruiter",
+            facts={"selor_session_at": "2031-07-24T09:00", "selor_session_place": "Selor"},
+        )
     )
     assert queries.candidacy(app, moving)["state"] == "selor_test"
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,7 +33,8 @@ def _to_selor_test(app: App, email: str) -> int:
     candidacy_id = int(
         app.handle(Apply(vacancy="DVZ-SEC-W1", name="Kim", email=email, language="nl"))
     )
-    for trigger, facts in (("screen", {"diploma_level": "master"}), ("invite_to_selor", {})):
+    session = {"selor_session_at": "2031-07-24T09:00", "selor_session_place": "Selor"}
+    for trigger, facts in (("screen", {"diploma_level": "master"}), ("invite_to_selor", session)):
         app.handle(
             FireTrigger(
                 candidacy_id=candidacy_id, trigger=trigger, actor="r", role="recruiter", facts=facts
@@ -258,6 +260,7 @@ def _worker(database_url: str, name: str, now: datetime) -> subprocess.Popen[str
             "ats.cli.main",
             "worker",
             "--once",
+            "--no-mail",  # the timers are the point here; mail has its own tests
             "--json",
             "--name",
             name,
@@ -364,13 +367,14 @@ def test_timers_are_stored_in_utc(app: App, clock: ManualClock) -> None:
 
 
 def test_the_long_running_worker_sweeps_then_stops_gracefully_on_sigterm(
-    app: App, database_url: str
+    app: App, database_url: str, tmp_path: Path
 ) -> None:
     """`ats worker` (no --once) sweeps on its APScheduler tick and exits 0 on SIGTERM."""
     count = 50
     _bulk_offers(app, count, datetime.now(UTC) - timedelta(days=1))
     env = {**os.environ, "ATS_DATABASE_URL": database_url, "ATS_HOME": str(REPO)}
     env["ATS_WORKER_SWEEP_SECONDS"] = "1"
+    env["ATS_MAIL_DIR"] = str(tmp_path / "mail")
     process = subprocess.Popen(
         [sys.executable, "-m", "ats.cli.main", "worker", "--name", "daemon"],
         env=env,

@@ -264,3 +264,38 @@ class WorkerRow(Base):
     last_sweep_at: Mapped[datetime | None]
     last_sweep_fired: Mapped[int]
     status: Mapped[str] = mapped_column(String(16))  # running | stopped
+
+
+class OutboxMessageRow(Base):
+    """A mail owed to a candidate, written in the transition's transaction (invariant 6)."""
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(255), unique=True)
+    candidacy_id: Mapped[int] = mapped_column(ForeignKey("candidacies.id"))
+    audit_seq: Mapped[int]
+    template: Mapped[str] = mapped_column(String(64))
+    context: Mapped[dict[str, Any]]  # what the template needs beyond the candidate's own data
+    status: Mapped[str] = mapped_column(String(16))  # pending | sent | dead
+    attempts: Mapped[int]
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+
+
+class OutboxAttemptRow(Base):
+    """Every delivery attempt, kept: when, by which process, and what the server said."""
+
+    __tablename__ = "outbox_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox_messages.id"), index=True)
+    attempted_at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16))  # sent | temporary | permanent
+    detail: Mapped[str] = mapped_column(Text)
+    process: Mapped[str] = mapped_column(String(128))

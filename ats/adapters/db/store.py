@@ -23,6 +23,8 @@ from ats.adapters.db.models import (
     CandidacyRow,
     CandidateRow,
     JobFunctionRow,
+    OutboxAttemptRow,
+    OutboxMessageRow,
     ServiceRow,
     TimerRow,
     VacancyRow,
@@ -44,6 +46,8 @@ CHECKPOINT = cast(Table, AuditCheckpointRow.__table__)
 CHECKPOINT_HEAD = cast(Table, AuditCheckpointHeadRow.__table__)
 LOCK = cast(Table, AuditLockRow.__table__)
 TIMER = cast(Table, TimerRow.__table__)
+OUTBOX = cast(Table, OutboxMessageRow.__table__)
+ATTEMPT = cast(Table, OutboxAttemptRow.__table__)
 WORKER = cast(Table, WorkerRow.__table__)
 
 
@@ -515,3 +519,80 @@ class Workers:
                     status=status,
                 )
             )
+
+
+class Outbox:
+    """Mail owed to candidates: written with the transition, claimed and settled by the relay."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def add(self, **values: object) -> None:
+        self.connection.execute(insert(OUTBOX).values(**values))
+
+    def claim_next(self, now: datetime, *, exclude: Iterable[int] = ()) -> RowMapping | None:
+        """The oldest pending message that is due; on PostgreSQL locked, skipping held ones."""
+        query = (
+            select(OUTBOX)
+            .where(OUTBOX.c.status == "pending", OUTBOX.c.next_attempt_at <= now)
+            .order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id)
+            .limit(1)
+        )
+        excluded = list(exclude)
+        if excluded:
+            query = query.where(OUTBOX.c.id.not_in(excluded))
+        if self.connection.dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return self.connection.execute(query).mappings().first()
+
+    def get(self, outbox_id: int) -> RowMapping | None:
+        return (
+            self.connection.execute(select(OUTBOX).where(OUTBOX.c.id == outbox_id))
+            .mappings()
+            .first()
+        )
+
+    def settle(self, outbox_id: int, *, expected_attempts: int, **values: object) -> bool:
+        """Compare-and-set on the attempt count, so two relays never both settle one message."""
+        result = self.connection.execute(
+            update(OUTBOX)
+            .where(
+                OUTBOX.c.id == outbox_id,
+                OUTBOX.c.status == "pending",
+                OUTBOX.c.attempts == expected_attempts,
+            )
+            .values(**values)
+        )
+        return int(result.rowcount) == 1
+
+    def attempt(self, **values: object) -> None:
+        self.connection.execute(insert(ATTEMPT).values(**values))
+
+    def attempts(self, outbox_id: int) -> list[RowMapping]:
+        return list(
+            self.connection.execute(
+                select(ATTEMPT).where(ATTEMPT.c.outbox_id == outbox_id).order_by(ATTEMPT.c.id)
+            ).mappings()
+        )
+
+    def latest_invitation(self, candidacy_id: int, uid: str) -> dict[str, Any] | None:
+        """The last invitation (or cancellation) with ``uid`` this candidacy was sent."""
+        rows = self.connection.execute(
+            select(OUTBOX.c.context)
+            .where(OUTBOX.c.candidacy_id == candidacy_id)
+            .order_by(OUTBOX.c.id.desc())
+        ).scalars()
+        for context in rows:
+            invitation = (context or {}).get("invitation")
+            if invitation and invitation.get("uid") == uid:
+                return dict(invitation)
+        return None
+
+    def retry(self, outbox_id: int, *, now: datetime) -> bool:
+        """A dead message back in the queue, with a fresh attempt budget."""
+        result = self.connection.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id == outbox_id, OUTBOX.c.status == "dead")
+            .values(status="pending", attempts=0, next_attempt_at=now)
+        )
+        return int(result.rowcount) == 1

@@ -1,0 +1,115 @@
+"""Selor and interview invitations travel with the mail: request, reschedule, cancel."""
+
+from __future__ import annotations
+
+import email
+from collections.abc import Iterator
+from email import policy
+from pathlib import Path
+
+import icalendar
+import pytest
+import vobject
+
+from ats.bootstrap import bootstrap
+from ats.clock import ManualClock
+from ats.service.app import App
+from ats.service.commands import Apply, FireTrigger
+from ats.service.outbox import relay
+from ats.service.setup import initialise
+from ats.settings import Settings
+from tests.conftest import REPO
+
+
+@pytest.fixture
+def mail_app(database_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[App]:
+    app = bootstrap(
+        Settings(home=REPO, database_url=database_url, mail_dir=str(tmp_path / "mail")),
+        clock=clock,
+    )
+    initialise(app)
+    try:
+        yield app
+    finally:
+        app.close()
+
+
+def _calendars(app: App) -> list[tuple[str, icalendar.Calendar]]:
+    """(Message-ID, calendar) of every mail written, in the order written."""
+    found = []
+    for path in sorted(app.settings.mail_folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns):
+        message = email.message_from_bytes(path.read_bytes(), policy=policy.strict)
+        for part in message.walk():
+            if part.get_content_type() == "text/calendar":
+                text = part.get_content()
+                vobject.readOne(text).validate()  # a second, independent parser agrees
+                found.append((message["Message-ID"], icalendar.Calendar.from_ical(text)))
+    return found
+
+
+def _fire(app: App, candidacy_id: int, trigger: str, role: str = "recruiter", **facts: str) -> None:
+    app.handle(
+        FireTrigger(
+            candidacy_id=candidacy_id,
+            trigger=trigger,
+            actor=f"{role}:t",
+            role=role,
+            reason="no longer available",
+            facts=facts,
+        )
+    )
+
+
+def test_invitation_reschedule_and_cancellation_share_one_uid(mail_app: App) -> None:
+    app = mail_app
+    candidacy_id = int(
+        app.handle(
+            Apply(vacancy="DVZ-SEC-W1", name="Zoë Peeters", email="z@example.org", language="nl")
+        )
+    )
+    _fire(app, candidacy_id, "screen", diploma_level="master")
+    _fire(
+        app,
+        candidacy_id,
+        "invite_to_selor",
+        selor_session_at="2021-07-24T09:00",  # a Saturday session, Brussels time
+        selor_session_place="Selor, Bischoffsheimlaan 15, Brussel",
+    )
+    _fire(app, candidacy_id, "reschedule_selor", selor_session_at="2021-07-31T13:30")
+    _fire(app, candidacy_id, "withdraw", role="candidate")
+    relay(app)
+
+    calendars = _calendars(app)
+    assert [c.get("METHOD") for _, c in calendars] == ["REQUEST", "REQUEST", "CANCEL"]
+    events = [next(iter(c.walk("VEVENT"))) for _, c in calendars]
+    assert len({str(e["UID"]) for e in events}) == 1
+    sequences = [int(e["SEQUENCE"]) for e in events]
+    assert sequences == sorted(sequences)
+    assert len(set(sequences)) == 3
+    first, moved, cancelled = events
+    assert first.decoded("DTSTART").isoformat() == "2021-07-24T09:00:00+02:00"
+    assert moved.decoded("DTSTART").isoformat() == "2021-07-31T13:30:00+02:00"
+    assert (moved.decoded("DTEND") - moved.decoded("DTSTART")).total_seconds() == 3 * 3600
+    assert str(first["LOCATION"]) == "Selor, Bischoffsheimlaan 15, Brussel"
+    assert str(cancelled["STATUS"]) == "CANCELLED"
+    assert str(first["ATTENDEE"]) == "mailto:z@example.org"
+    assert all(c.walk("VTIMEZONE") for _, c in calendars)
+
+
+def test_a_session_that_took_place_is_not_cancelled(mail_app: App, clock: ManualClock) -> None:
+    app = mail_app
+    candidacy_id = int(
+        app.handle(Apply(vacancy="DVZ-SEC-W1", name="Jo", email="jo@example.org", language="fr"))
+    )
+    _fire(app, candidacy_id, "screen", diploma_level="master")
+    _fire(
+        app,
+        candidacy_id,
+        "invite_to_selor",
+        selor_session_at="2021-07-03T09:00",
+        selor_session_place="Selor",
+    )
+    clock.set(clock.now().replace(month=7, day=10))
+    _fire(app, candidacy_id, "fail_selor", role="selor", selor_score="20")
+    relay(app)
+    assert [c.get("METHOD") for _, c in _calendars(app)] == ["REQUEST"]
