@@ -35,8 +35,26 @@ def render(document: str, workflows_dir: Path) -> str:
     return _BLOCK.sub(block, document)
 
 
+def openapi_document() -> str:
+    """The API's OpenAPI document as committed: sorted keys, two-space indent."""
+    import json
+
+    from ats.api.app import create_api
+    from ats.bootstrap import bootstrap
+    from ats.settings import Settings
+
+    # The document depends on the code only; an in-memory database is never opened.
+    app = bootstrap(Settings(home=Path.cwd(), database_url="sqlite://"))
+    return json.dumps(create_api(app).openapi(), indent=2, sort_keys=True) + "\n"
+
+
 def main(home: Path | None = None) -> int:
     root = home or Path.cwd()
+    spec = root / "docs" / "openapi.json"
+    document = openapi_document()
+    if not spec.exists() or spec.read_text(encoding="utf-8") != document:
+        spec.write_text(document, encoding="utf-8")
+        print(f"{spec}: regenerated")
     path = root / "docs" / "workflows.md"
     before = path.read_text(encoding="utf-8")
     after = render(before, root / "workflows")

@@ -7,6 +7,8 @@ interfaces translate them without knowing each class::
     ├── ConfigurationError            settings or data files are wrong (exit 2 is for usage)
     ├── InvalidInput                  400  a value is malformed (email, fact, language, ...)
     │   └── WorkflowInvalid           400  a workflow file breaks the language's rules
+    ├── Unauthenticated               401  no valid token, session or password
+    ├── Forbidden                     403  authenticated, but not allowed to do this
     ├── NotFound                      404  no such candidacy, vacancy, workflow, ...
     ├── DuplicateApplication          409  the candidate already applied to the vacancy
     ├── TransitionRefused             403/422  role, state, guard or reason says no
@@ -82,6 +84,18 @@ class WorkflowInvalid(InvalidInput):
                 for p in self.problems
             ],
         }
+
+
+class Unauthenticated(ATSError):
+    """Who is asking is unknown: log in or send a valid token."""
+
+    http_status = 401
+
+
+class Forbidden(ATSError):
+    """Known, but not allowed: the message says which role or scope is missing."""
+
+    http_status = 403
 
 
 class NotFound(ATSError):

@@ -55,6 +55,33 @@ class Worker:
 
     def run_forever(self) -> None:
         """Host the interval jobs until SIGTERM or SIGINT; then finish the batch and exit."""
+        scheduler = self._scheduler()
+
+        def stop(signum: int, _frame: FrameType | None) -> None:
+            log.info("worker.stopping", worker=self.name, signal=signal.Signals(signum).name)
+            self.stopping.set()
+            scheduler.shutdown(wait=True)  # lets the job in hand finish its timer
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        log.info("worker.started", worker=self.name)
+        scheduler.start()  # returns after shutdown; a running sweep stops between timers
+        self._heartbeat(status="stopped")
+        log.info("worker.stopped", worker=self.name)
+
+    def run_in_background(self) -> None:
+        """The same jobs beside a web server (`ats serve`), until ``stopping`` is set."""
+        scheduler = self._scheduler()
+
+        def watch() -> None:
+            if self.stopping.is_set():
+                scheduler.shutdown(wait=False)
+
+        scheduler.add_job(watch, "interval", seconds=1)
+        log.info("worker.started", worker=self.name, alongside="serve")
+        scheduler.start()
+
+    def _scheduler(self) -> BlockingScheduler:
         settings = self.app.settings
         scheduler = BlockingScheduler(timezone=UTC)
         now = datetime.now(UTC)
@@ -66,18 +93,7 @@ class Worker:
             self._checkpoint, "interval", seconds=settings.worker_checkpoint_seconds, **common
         )
         scheduler.add_job(self._housekeeping, "interval", seconds=60, **common)
-
-        def stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("worker.stopping", worker=self.name, signal=signal.Signals(signum).name)
-            self.stopping.set()
-            scheduler.shutdown(wait=True)  # lets the job in hand finish its timer
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
-        log.info("worker.started", worker=self.name, sweep_s=settings.worker_sweep_seconds)
-        scheduler.start()  # returns after shutdown; a running sweep stops between timers
-        self._heartbeat(status="stopped")
-        log.info("worker.stopped", worker=self.name)
+        return scheduler
 
     def _sweep(self) -> None:
         report = sweep(self.app, worker=self.name, stop=self.stopping.is_set)

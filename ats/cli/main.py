@@ -19,6 +19,8 @@ from ats.cli.audit import audit
 from ats.cli.context import Context, json_option, pass_context
 from ats.cli.outbox import outbox
 from ats.cli.output import emit, table
+from ats.cli.serve import serve
+from ats.cli.users import token, user
 from ats.cli.worker import timers, worker
 from ats.domain.roles import FIRING_ROLES
 from ats.errors import ATSError, InvalidInput
@@ -624,6 +626,9 @@ cli.add_command(audit)
 cli.add_command(worker)
 cli.add_command(timers)
 cli.add_command(outbox)
+cli.add_command(user)
+cli.add_command(token)
+cli.add_command(serve)
 
 
 # -- entry point ---------------------------------------------------------------------------

@@ -299,3 +299,33 @@ class OutboxAttemptRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))  # sent | temporary | permanent
     detail: Mapped[str] = mapped_column(Text)
     process: Mapped[str] = mapped_column(String(128))
+
+
+class UserRow(Base):
+    """A staff member: roles, the services they work for, and their interface language."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    roles: Mapped[dict[str, Any]]  # {"roles": [...], "services": [...]}
+    language: Mapped[str] = mapped_column(String(2))
+    disabled: Mapped[bool]
+    created_at: Mapped[datetime]
+
+
+class ApiTokenRow(Base):
+    """A revocable API token; only its SHA-256 is stored (tokens carry 256 random bits)."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    created_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
