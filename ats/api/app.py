@@ -5,25 +5,34 @@ is made here on the server, per object: a recruiter asking for a candidacy of a
 service they do not work for gets 404, and the attempt is audited.
 """
 
+import shutil
+import tempfile
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, func, or_, select
+from starlette.background import BackgroundTask
 
 from ats import __version__
 from ats.adapters.db.store import CANDIDACY, CANDIDATE
 from ats.api.problems import problem_response
 from ats.domain.access import Principal
 from ats.domain.audit import AUTHORISATION_FAILED
-from ats.errors import ATSError, InvalidInput, NotFound, Unauthenticated
+from ats.errors import ATSError, Forbidden, InvalidInput, NotFound, Unauthenticated
 from ats.service import queries
 from ats.service.app import App
 from ats.service.audit import record_event
+from ats.service.audit_reports import AuditFilters
+from ats.service.audit_reports import entries as audit_entries
+from ats.service.audit_reports import export as audit_export_file
 from ats.service.commands import FireTrigger
+from ats.service.outbox import messages as outbox_messages
 from ats.service.users import authenticate_token
+from ats.worker import workers
 
 API = "/api/v1"
 
@@ -45,6 +54,21 @@ class TransitionResult(BaseModel):
     from_state: str = Field(alias="from")
     to_state: str = Field(alias="to")
     version: int
+
+
+class BulkItem(BaseModel):
+    candidacy: int = Field(ge=1)
+    version: int | None = Field(default=None, description="Refuse this item if it moved since.")
+
+
+class BulkTransitionRequest(BaseModel):
+    """The same trigger on many candidacies; each item is its own transaction."""
+
+    items: list[BulkItem] = Field(min_length=1, max_length=500)
+    trigger: str = Field(min_length=1, max_length=64)
+    role: str | None = None
+    reason: str | None = Field(default=None, max_length=2000)
+    facts: dict[str, str | int | bool] = Field(default_factory=dict)
 
 
 class Page(BaseModel):
@@ -226,6 +250,131 @@ def create_api(app: App) -> FastAPI:
         """Every step: who, as what role, when (UTC and Brussels), why."""
         visible(who, candidacy_id)
         return queries.history(app, candidacy_id)
+
+    @api.post(f"{API}/transitions/bulk", tags=["candidacies"])
+    def fire_many(who: Who, body: BulkTransitionRequest) -> dict[str, Any]:
+        """Fire one trigger on many candidacies; per item: 201 moved, or the problem that stopped it."""
+        role = who.acting_as(body.role)
+        results = []
+        for item in body.items:
+            try:
+                visible(who, item.candidacy)
+                event = app.handle(
+                    FireTrigger(
+                        candidacy_id=item.candidacy,
+                        trigger=body.trigger,
+                        actor=who.actor,
+                        role=role,
+                        reason=body.reason,
+                        facts=body.facts,
+                        expected_version=item.version,
+                    )
+                )
+            except ATSError as exc:
+                results.append(
+                    {
+                        "candidacy": item.candidacy,
+                        "status": exc.http_status,
+                        "title": type(exc).__name__,
+                        "detail": exc.message,
+                    }
+                )
+                continue
+            results.append(
+                {"candidacy": item.candidacy, "status": 201, "from": event.src, "to": event.dst}
+            )
+        moved = sum(1 for r in results if r["status"] == 201)
+        return {"moved": moved, "refused": len(results) - moved, "results": results}
+
+    def require(who: Principal, *roles: str) -> None:
+        if not who.has(*roles):
+            with app.unit_of_work() as uow:
+                record_event(
+                    uow,
+                    app,
+                    kind=AUTHORISATION_FAILED,
+                    actor=who.actor,
+                    role=",".join(sorted(who.roles)),
+                    subject="api",
+                    details={"needs": sorted(roles)},
+                )
+                uow.commit()
+            raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
+
+    def filters(
+        candidacy: int | None = None,
+        vacancy: str | None = None,
+        service: str | None = None,
+        actor: str | None = None,
+        trigger: str | None = None,
+        state: str | None = None,
+        since: Annotated[str | None, Query(description="YYYY-MM-DD, Brussels, inclusive")] = None,
+        until: Annotated[str | None, Query(description="YYYY-MM-DD, Brussels, inclusive")] = None,
+    ) -> AuditFilters:
+        return AuditFilters.parse(
+            candidacy=candidacy,
+            vacancy=vacancy,
+            service=service,
+            actor=actor,
+            trigger=trigger,
+            state=state,
+            since=since,
+            until=until,
+        )
+
+    Filters = Annotated[AuditFilters, Depends(filters)]
+
+    @api.get(f"{API}/audit", tags=["audit"])
+    def audit_log(
+        who: Who, chosen: Filters, limit: Annotated[int, Query(ge=1, le=10_000)] = 1000
+    ) -> list[dict[str, Any]]:
+        """Audit entries, filtered (auditors, taskforce, admins)."""
+        require(who, "auditor", "taskforce", "admin")
+        return audit_entries(app, chosen, limit=limit)
+
+    @api.get(
+        f"{API}/audit/export",
+        tags=["audit"],
+        response_class=FileResponse,
+        responses={200: {"content": {"text/csv": {}, "application/x-ndjson": {}}}},
+    )
+    def audit_export(
+        who: Who,
+        chosen: Filters,
+        format: Annotated[str, Query(pattern="^(csv|jsonl)$")] = "csv",
+    ) -> FileResponse:
+        """The filtered log as CSV or JSON Lines; the manifest's SHA-256 and row count in headers."""
+        require(who, "auditor", "admin")
+        folder = Path(tempfile.mkdtemp(prefix="ats-export-"))
+        target = folder / f"audit.{format}"
+        result = audit_export_file(app, chosen, fmt=format, out=target, exporter=who.actor)
+        return FileResponse(
+            result.path,
+            media_type="text/csv" if format == "csv" else "application/x-ndjson",
+            filename=target.name,
+            headers={
+                "X-ATS-Rows": str(result.manifest["rows"]),
+                "X-ATS-SHA256": str(result.manifest["sha256"]),
+                "Cache-Control": "no-store",
+            },
+            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+        )
+
+    @api.get(f"{API}/outbox", tags=["service"])
+    def outbox(
+        who: Who,
+        state: Annotated[str | None, Query(pattern="^(pending|sent|dead)$")] = None,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 200,
+    ) -> list[dict[str, Any]]:
+        """Candidate mail and its delivery state (admins)."""
+        require(who, "admin")
+        return outbox_messages(app, status=state, limit=limit)
+
+    @api.get(f"{API}/workers", tags=["service"])
+    def worker_status(who: Who) -> list[dict[str, Any]]:
+        """Workers seen, whether they are alive, their last sweep (admins, taskforce)."""
+        require(who, "admin", "taskforce")
+        return workers(app)
 
     @api.get(f"{API}/health", tags=["service"])
     def health() -> dict[str, str]:

@@ -177,3 +177,52 @@ def test_the_committed_openapi_document_is_current(app: App) -> None:
         (Path(__file__).resolve().parents[2] / "docs" / "openapi.json").read_text()
     )
     assert committed == served, "run `make docs` to refresh docs/openapi.json"
+
+
+def test_bulk_transitions_report_per_item_results(app: App, client: TestClient) -> None:
+    """Three rejections with one reason: each item moves or says why not, independently."""
+    ids = [_apply(app, f"p{n}@example.org", "DVZ-SEC-W1") for n in range(3)]
+    other = _apply(app, "x@example.org", "CGVS-PROT-W1")
+    els = _token(app, "els", "recruiter", services=("DVZ",))
+    response = client.post(
+        "/api/v1/transitions/bulk",
+        headers=els,
+        json={
+            "trigger": "reject",
+            "reason": "profile does not match",
+            "items": [
+                {"candidacy": ids[0]},
+                {"candidacy": ids[1], "version": 7},
+                {"candidacy": ids[2]},
+                {"candidacy": other},
+            ],
+        },
+    )
+    assert response.status_code == 200
+    result = response.json()
+    assert [r["status"] for r in result["results"]] == [201, 409, 201, 404]
+    assert (result["moved"], result["refused"]) == (2, 2)
+
+
+def test_auditors_read_and_export_the_log_and_recruiters_may_not(
+    app: App, client: TestClient
+) -> None:
+    import csv
+    import hashlib
+    import io
+
+    _apply(app, "a@example.org", "DVZ-SEC-W1")
+    auditor = _token(app, "audrey", "auditor")
+    els = _token(app, "els", "recruiter", services=("DVZ",))
+    assert client.get("/api/v1/audit", headers=els).status_code == 403
+    entries = client.get("/api/v1/audit?vacancy=DVZ-SEC-W1", headers=auditor).json()
+    assert [e["trigger"] for e in entries] == ["apply"]
+    bad = client.get("/api/v1/audit?since=2021-13-01", headers=auditor)
+    assert bad.status_code == 400
+    exported = client.get("/api/v1/audit/export?format=csv", headers=auditor)
+    assert exported.status_code == 200
+    assert exported.headers["x-ats-sha256"] == hashlib.sha256(exported.content).hexdigest()
+    rows = list(csv.reader(io.StringIO(exported.content.decode())))
+    assert len(rows) - 1 == int(exported.headers["x-ats-rows"]) == 1
+    assert client.get("/api/v1/outbox", headers=auditor).status_code == 403
+    assert client.get("/api/v1/workers", headers=_token(app, "root", "admin")).status_code == 200
