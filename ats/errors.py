@@ -136,3 +136,11 @@ class MigrationRefused(ATSError):
     """A workflow migration would leave candidacies in states the new version lacks."""
 
     http_status = 422
+
+
+def database_problem(exc: Exception) -> ConfigurationError:
+    """A database error a user can meet (unreachable, not initialised), said without a traceback."""
+    text = str(getattr(exc, "orig", exc)).strip().splitlines()[0][:300]
+    if "no such table" in text or "does not exist" in text:
+        return ConfigurationError(f"the database is not initialised ({text}): run `ats init`")
+    return ConfigurationError(f"the database cannot be used: {text}")

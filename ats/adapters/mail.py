@@ -29,6 +29,10 @@ class TemporaryFailure(Exception):
     """Try again later: a 4xx answer, a dropped connection, a server that is down."""
 
 
+class TransportUnavailable(TemporaryFailure):
+    """The mail server cannot be reached or refuses our login: no message can go now."""
+
+
 class PermanentFailure(Exception):
     """Do not try again: a 5xx answer, an address the server refuses."""
 
@@ -170,9 +174,10 @@ class SmtpTransport:
             if self.username:
                 client.login(self.username, self.password or "")
         except smtplib.SMTPAuthenticationError as exc:
-            raise PermanentFailure(f"authentication refused: {exc.smtp_code}") from exc
+            # A settings problem, not the message's: never a reason to bury mail.
+            raise TransportUnavailable(f"authentication refused: {exc.smtp_code}") from exc
         except (smtplib.SMTPException, OSError) as exc:
-            raise TemporaryFailure(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
+            raise TransportUnavailable(f"cannot connect to {self.host}:{self.port}: {exc}") from exc
         return client
 
     def send(self, message: EmailMessage) -> str:

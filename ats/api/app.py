@@ -15,6 +15,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy.exc import DBAPIError
 from starlette.background import BackgroundTask
 
 from ats import __version__
@@ -22,7 +23,14 @@ from ats.adapters.db.store import CANDIDACY, CANDIDATE
 from ats.api.problems import problem_response
 from ats.domain.access import Principal
 from ats.domain.audit import AUTHORISATION_FAILED
-from ats.errors import ATSError, Forbidden, InvalidInput, NotFound, Unauthenticated
+from ats.errors import (
+    ATSError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+    database_problem,
+)
 from ats.service import queries
 from ats.service.app import App
 from ats.service.audit import record_event
@@ -94,6 +102,10 @@ def create_api(app: App) -> FastAPI:
     async def ats_error(request: Request, exc: ATSError) -> JSONResponse:
         return problem_response(exc, instance=str(request.url.path))
 
+    @api.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        return problem_response(database_problem(exc), instance=str(request.url.path), status=503)
+
     @api.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
@@ -113,11 +125,14 @@ def create_api(app: App) -> FastAPI:
 
     Who = Annotated[Principal, Depends(principal)]
 
-    def visible(who: Principal, candidacy_id: int) -> dict[str, Any]:
-        """The candidacy if ``who`` may see it; otherwise 404, audited, revealing nothing."""
+    def visible(
+        who: Principal, candidacy_id: int, *, acting_as: str | None = None
+    ) -> dict[str, Any]:
+        """The candidacy if ``who`` may see it (and act on it as ``acting_as``); else 404, audited."""
         detail = queries.candidacy(app, candidacy_id)
         service = queries.vacancy(app, detail["vacancy"])["service"]
-        if not who.can_see(service):
+        allowed = who.can_see(service) and (acting_as is None or who.can_act_on(service, acting_as))
+        if not allowed:
             with app.unit_of_work() as uow:
                 record_event(
                     uow,
@@ -221,14 +236,15 @@ def create_api(app: App) -> FastAPI:
         if_match: Annotated[str | None, Header(description="The version you saw (ETag)")] = None,
     ) -> TransitionResult:
         """Fire a trigger: role, state and guards are checked; the step is audited and mailed."""
-        visible(who, candidacy_id)
+        role = who.acting_as(body.role)
+        visible(who, candidacy_id, acting_as=role)
         expected = _version(if_match)
         event = app.handle(
             FireTrigger(
                 candidacy_id=candidacy_id,
                 trigger=body.trigger,
                 actor=who.actor,
-                role=who.acting_as(body.role),
+                role=role,
                 reason=body.reason,
                 facts=body.facts,
                 expected_version=expected,
@@ -258,7 +274,7 @@ def create_api(app: App) -> FastAPI:
         results = []
         for item in body.items:
             try:
-                visible(who, item.candidacy)
+                visible(who, item.candidacy, acting_as=role)
                 event = app.handle(
                     FireTrigger(
                         candidacy_id=item.candidacy,

@@ -66,12 +66,21 @@ def verify(ctx: Context, checkpoint_file: Path | None, as_json: bool) -> None:
 @pass_context
 def checkpoint(ctx: Context, out: Path | None, as_json: bool) -> None:
     """Record the heads of every chain that moved since the last checkpoint."""
+    from ats.errors import InvalidInput
     from ats.service.audit import checkpoint as make_checkpoint
 
+    if out is not None and not out.parent.is_dir():
+        raise InvalidInput(f"--out {out}: the folder {out.parent} does not exist")
     result = make_checkpoint(ctx.app)
     exported = result.export()
     if out is not None:
-        out.write_text(json.dumps(exported, indent=2) + "\n", encoding="utf-8")
+        try:
+            out.write_text(json.dumps(exported, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise InvalidInput(
+                f"--out {out}: cannot write it ({exc.strerror}); checkpoint {result.seq} is "
+                "recorded: export it again with `ats audit checkpoint --out` elsewhere"
+            ) from exc
     if as_json:
         emit({**exported, "chains": result.chains, "signed": result.signed, "new": result.new})
         return

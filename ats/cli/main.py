@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 import structlog
+from sqlalchemy.exc import DBAPIError
 
 from ats.cli.audit import audit
 from ats.cli.context import Context, json_option, pass_context
@@ -23,7 +24,7 @@ from ats.cli.serve import serve
 from ats.cli.users import token, user
 from ats.cli.worker import timers, worker
 from ats.domain.roles import FIRING_ROLES
-from ats.errors import ATSError, InvalidInput
+from ats.errors import ATSError, InvalidInput, database_problem
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -659,6 +660,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         result, code = "usage", exc.exit_code
     except click.exceptions.Exit as exc:
         code = int(exc.exit_code)
+    except DBAPIError as exc:
+        problem = database_problem(exc)
+        click.echo(f"error: {problem.message}", err=True)
+        result, code = type(problem).__name__, problem.exit_code
     except ATSError as exc:
         if context.as_json:
             click.echo(json.dumps(exc.to_dict(), ensure_ascii=False, indent=2))

@@ -29,6 +29,8 @@ WORKFLOW_ROLE = {
     "medical_officer": "medical_officer",
 }
 SEE_EVERYTHING = frozenset({"taskforce", "auditor", "admin"})
+# Staff who serve every service unless their account names some.
+UNSCOPED_ACTORS = frozenset({"selection_officer", "panel", "hiring_manager", "medical_officer"})
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,20 @@ class Principal:
         return f"user:{self.username}"
 
     def can_see(self, service: str) -> bool:
-        return bool(self.roles & SEE_EVERYTHING) or service in self.services
+        """Reading: the all-seeing roles, or a service the user works for, or unscoped staff."""
+        return (
+            bool(self.roles & SEE_EVERYTHING)
+            or service in self.services
+            or (not self.services and bool(self.roles & UNSCOPED_ACTORS))
+        )
+
+    def can_act_on(self, service: str, workflow_role: str) -> bool:
+        """Moving candidacies: recruiters only within their services; others within theirs,
+        or everywhere when they were given none (Selor, panels and doctors serve every service).
+        Seeing everything never grants acting."""
+        if workflow_role == "recruiter":
+            return service in self.services
+        return not self.services or service in self.services
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles & set(roles))

@@ -170,6 +170,7 @@ def verify(app: App, *, exported: Mapping[str, Any] | None = None) -> VerifyRepo
     report = VerifyReport()
     verifier = load_verifier(app.settings.verify_key_path, app.settings.signing_key_path)
     with app.unit_of_work() as uow:
+        _snapshot(uow)
         required = _check_checkpoints(uow, report, verifier, exported)
         _check_events(uow, report, required.pop("events", []))
         candidacies = {
@@ -221,6 +222,14 @@ def verify(app: App, *, exported: Mapping[str, Any] | None = None) -> VerifyRepo
     return report
 
 
+def _snapshot(uow: UnitOfWork) -> None:
+    """Read everything from one consistent snapshot, so writers carrying on do not look like damage."""
+    if uow.connection.dialect.name == "postgresql":
+        uow.connection.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+    else:
+        uow.connection.exec_driver_sql("BEGIN")  # SQLite: the snapshot starts at the first read
+
+
 def _chain_order(chain: str) -> tuple[int, int]:
     kind, _, number = chain.partition(" ")
     rank = {"checkpoint": 0, "events": 1}.get(kind, 2)
@@ -261,11 +270,11 @@ def _check_checkpoints(
             problem = "does not link to the previous checkpoint (prev_hash differs)"
         elif record.hash != row["hash"]:
             problem = "hash mismatch: the checkpoint was altered"
-        elif (
-            verifier is not None
-            and row["signature"] is not None
-            and not verifier.verify(row["hash"].encode(), row["signature"])
-        ):
+        elif verifier is not None and row["signature"] is None:
+            problem = "is not signed, but checkpoints here are verified with an audit key"
+        elif verifier is not None and row["key_id"] != verifier.key_id:
+            problem = f"was signed with key {row['key_id']}, not the audit key {verifier.key_id}"
+        elif verifier is not None and not verifier.verify(row["hash"].encode(), row["signature"]):
             problem = "signature does not verify with the audit key"
         if problem:
             report.damage.append(Damage(f"checkpoint {row['seq']}", None, problem))

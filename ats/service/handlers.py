@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from email_validator import EmailNotValidError, validate_email
 
+from ats.adapters.db.store import EmailTaken
 from ats.domain.audit import (
     AUTHORISATION_FAILED,
     GENESIS,
@@ -64,19 +65,24 @@ def load_workflows(
         for definition, source in definitions:
             existing = uow.workflows.by_hash(definition.content_hash)
             if existing is not None:
+                if uow.workflows.make_current(definition.name, existing["id"], now=app.clock.now()):
+                    log.info(
+                        "workflow.current", workflow=definition.name, number=existing["number"]
+                    )
                 loaded.append(
                     LoadedWorkflow(
                         existing["name"], existing["number"], definition.content_hash, False
                     )
                 )
                 continue
-            _, number = uow.workflows.add(
+            version_id, number = uow.workflows.add(
                 name=definition.name,
                 content_hash=definition.content_hash,
                 definition=definition.to_document(),
                 source=source,
                 now=app.clock.now(),
             )
+            uow.workflows.make_current(definition.name, version_id, now=app.clock.now())
             loaded.append(LoadedWorkflow(definition.name, number, definition.content_hash, True))
             record_event(
                 uow,
@@ -101,13 +107,31 @@ def load_drive(app: App, drive: HiringDrive) -> dict[str, int]:
 
 
 def apply(command: Apply, app: App) -> int:
-    """Open a candidacy for a (new or known) candidate; return its id."""
+    """Open a candidacy for a (new or known) candidate; return its id.
+
+    Two applications of one new person at the same moment: the second one's
+    transaction loses the race on the unique email and is run again, now finding
+    the candidate the first one registered.
+    """
+    try:
+        return _apply(command, app)
+    except EmailTaken:
+        return _apply(command, app)
+
+
+def _apply(command: Apply, app: App) -> int:
     name = command.name.strip()
     problems = []
     if not name or len(name) > 200 or any(c in name for c in "\r\n\t\x00"):
         problems.append("name: give the candidate's name, one line, at most 200 characters")
     try:
-        email = validate_email(command.email, check_deliverability=False).normalized
+        # ASCII only: every mail server can deliver it (IDN domains become punycode).
+        email = (
+            validate_email(
+                command.email, check_deliverability=False, allow_smtputf8=False
+            ).ascii_email
+            or ""
+        )
     except EmailNotValidError as exc:
         problems.append(f"email {command.email!r}: {exc}")
         email = ""
@@ -124,7 +148,7 @@ def apply(command: Apply, app: App) -> int:
         vacancy = uow.catalogue.vacancy(command.vacancy)
         if vacancy is None:
             raise NotFound(f"no vacancy {command.vacancy!r}; `ats vacancy list` shows them")
-        workflow = uow.workflows.latest(vacancy["workflow"])
+        workflow = uow.workflows.current(vacancy["workflow"])
         if workflow is None:
             raise ConfigurationError(
                 f"workflow {vacancy['workflow']!r} is not loaded; run `ats init` first"
@@ -354,8 +378,14 @@ def arm_timers(
     state: str,
     state_version: int,
     entered_at: datetime,
+    *,
+    reminders: set[str] | None = None,
 ) -> None:
-    """Arm the timeout of ``state`` and its reminders, counted on the working calendar."""
+    """Arm the timeout of ``state`` and its reminders, counted on the working calendar.
+
+    ``reminders`` limits the reminders armed to those templates (a migration that
+    keeps a candidacy in its state must not repeat reminders already sent).
+    """
     timeout = definition.states[state].timeout
     if timeout is None:
         return
@@ -371,6 +401,8 @@ def arm_timers(
         {**common, "kind": "timeout", "trigger": timeout.trigger, "template": None, "due_at": due}
     ]
     for reminder in timeout.reminders:
+        if reminders is not None and reminder.notify not in reminders:
+            continue
         rows.append(
             {
                 **common,
@@ -410,7 +442,7 @@ def migrate_workflow(command: MigrateWorkflow, app: App) -> MigrationPlan:
         if old is None:
             raise NotFound(f"workflow {command.workflow} has no version {command.from_number}")
         new = (
-            uow.workflows.latest(command.workflow)
+            uow.workflows.current(command.workflow)
             if command.to_number is None
             else uow.workflows.find(command.workflow, command.to_number)
         )
@@ -456,7 +488,11 @@ def migrate_workflow(command: MigrateWorkflow, app: App) -> MigrationPlan:
             return plan
         for candidacy_id, src, dst in plan.moves:
             found = uow.candidacies.get(candidacy_id)
-            assert found is not None  # noqa: S101 - read in this transaction a moment ago
+            if found is None or found[0].state != src or found[0].workflow_version_id != old["id"]:
+                raise ConflictError(
+                    f"candidacy {candidacy_id} moved while the migration ran; nothing was "
+                    "migrated: run it again"
+                )
             candidacy, head = found
             read_version = candidacy.version
             candidacy.state = dst
@@ -485,6 +521,7 @@ def migrate_workflow(command: MigrateWorkflow, app: App) -> MigrationPlan:
             )
             uow.candidacies.save(candidacy, expected_version=read_version, audit_head=entry.hash)
             uow.audit.append(entry)
+            pending = uow.timers.armed_reminders(candidacy_id) if src == dst else None
             uow.timers.cancel(candidacy_id, now=now, by=command.actor)
             arm_timers(
                 uow,
@@ -494,6 +531,7 @@ def migrate_workflow(command: MigrateWorkflow, app: App) -> MigrationPlan:
                 dst,
                 candidacy.version,
                 candidacy.state_entered_at,
+                reminders=pending,
             )
         record_event(
             uow,

@@ -27,6 +27,7 @@ from ats.adapters.mail import (
     OutgoingMail,
     PermanentFailure,
     TemporaryFailure,
+    TransportUnavailable,
     build_message,
     one_line,
 )
@@ -180,6 +181,7 @@ class RelayReport:
     deferred: int = 0
     dead: int = 0
     interrupted: bool = False
+    transport_error: str | None = None
     problems: list[dict[str, Any]] = field(default_factory=list)
 
     @property
@@ -192,6 +194,7 @@ class RelayReport:
             "deferred": self.deferred,
             "dead": self.dead,
             "interrupted": self.interrupted,
+            "transport_error": self.transport_error,
             "problems": self.problems,
         }
 
@@ -217,11 +220,13 @@ def relay(
                     break
                 tried.add(row["id"])
                 attempts = row["attempts"] + 1
+                unavailable = False
                 try:
                     mail = compose(app, uow, row)
                     said = transport.send(build_message(mail))
                 except TemporaryFailure as exc:
                     outcome, detail = "temporary", str(exc)
+                    unavailable = isinstance(exc, TransportUnavailable)
                 except (
                     PermanentFailure,
                     TemplateMissing,
@@ -262,6 +267,12 @@ def relay(
                 log.warning("outbox.dead", outbox=row["id"], candidacy=row["candidacy_id"])
             else:
                 report.deferred += 1
+            if unavailable:
+                # One attempt tells us the server is out of reach: the rest wait for the
+                # next pass instead of each burning an attempt now.
+                report.transport_error = detail
+                log.warning("outbox.transport_unavailable", waiting=True)
+                break
     if report.handled:
         log.info("outbox.relayed", **{k: v for k, v in report.to_dict().items() if k != "problems"})
     return report

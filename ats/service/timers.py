@@ -95,6 +95,9 @@ def _settle_one(
         timer = uow.timers.claim_next(now, exclude=exclude)
         if timer is None:
             return None
+        if not uow.candidacies.lock_now(timer["candidacy_id"]):
+            losers[timer["id"]] = losers.get(timer["id"], 0) + 1
+            return "busy"  # someone is moving this candidacy right now; look again soon
         found = uow.candidacies.get(timer["candidacy_id"])
         moved_on = (
             found is None

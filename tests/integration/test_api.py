@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from ats.api.app import create_api
 from ats.service.app import App
-from ats.service.commands import Apply
+from ats.service.commands import Apply, FireTrigger
 from ats.service.users import create_token, create_user, disable_user
 
 
@@ -226,3 +226,36 @@ def test_auditors_read_and_export_the_log_and_recruiters_may_not(
     assert len(rows) - 1 == int(exported.headers["x-ats-rows"]) == 1
     assert client.get("/api/v1/outbox", headers=auditor).status_code == 403
     assert client.get("/api/v1/workers", headers=_token(app, "root", "admin")).status_code == 200
+
+
+def test_seeing_everything_never_grants_acting_outside_ones_services(
+    app: App, client: TestClient
+) -> None:
+    """A DVZ recruiter who is also an auditor reads CGVS files but cannot move them."""
+    other = _apply(app, "x@example.org", "CGVS-PROT-W1")
+    both = _token(app, "mixed", "recruiter", "auditor", services=("DVZ",))
+    assert client.get(f"/api/v1/candidacies/{other}", headers=both).status_code == 200
+    moved = client.post(
+        f"/api/v1/candidacies/{other}/transitions",
+        headers=both,
+        json={"trigger": "withdraw", "role": "recruiter"},
+    )
+    assert moved.status_code == 404
+    assert client.get(f"/api/v1/candidacies/{other}", headers=both).json()["state"] == "applied"
+
+
+def test_selection_officers_without_services_serve_every_service(
+    app: App, client: TestClient
+) -> None:
+    candidacy_id = _apply(app, "a@example.org", "CGVS-PROT-W1")
+    app.handle(
+        FireTrigger(
+            candidacy_id=candidacy_id,
+            trigger="screen",
+            actor="r",
+            role="recruiter",
+            facts={"diploma_level": "master"},
+        )
+    )
+    selor = _token(app, "selor", "selection_officer")
+    assert client.get(f"/api/v1/candidacies/{candidacy_id}", headers=selor).status_code == 200

@@ -404,3 +404,27 @@ def test_writers_on_different_candidacies_do_not_wait_for_each_other(
         impatient.engine.dispose()
     assert not errors
     assert queries.candidacy(app, first)["state"] == "withdrawn"
+
+
+def test_an_unsigned_checkpoint_is_damage_where_checkpoints_are_verified_with_a_key(
+    app: App, clock: ManualClock, database_url: str, tmp_path: Path
+) -> None:
+    """Rewriting history and leaving an unsigned checkpoint does not pass for signed."""
+    _history(app, clock)
+    checkpoint(app)  # this app has no key: the checkpoint is unsigned
+    key = tmp_path / "audit.pem"
+    generate_key(key)
+    keyed = bootstrap(
+        Settings(
+            home=Path(__file__).resolve().parents[2],
+            database_url=database_url,
+            audit_signing_key=str(key),
+        ),
+        clock=clock,
+    )
+    try:
+        chain, _, what = _only_damage(keyed)
+    finally:
+        keyed.close()
+    assert chain == "checkpoint 1"
+    assert "is not signed" in what

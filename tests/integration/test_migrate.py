@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from ruamel.yaml import YAML
 
+from ats.clock import ManualClock
 from ats.domain.workflow import Catalog, WorkflowDefinition, parse_workflow
 from ats.errors import MigrationRefused
 from ats.service import queries
 from ats.service.app import App
 from ats.service.commands import Apply, FireTrigger, MigrateWorkflow
 from ats.service.handlers import load_workflows
+from ats.service.timers import sweep
 from tests.conftest import REPO
 
 
@@ -124,3 +128,46 @@ def test_migrating_backwards_is_refused(app: App) -> None:
     _version_two(app)
     with pytest.raises(MigrationRefused, match="forward only"):
         app.handle(MigrateWorkflow(workflow="security-escort", from_number=2, to_number=1))
+
+
+def test_reloading_an_older_file_makes_its_version_current_again(app: App) -> None:
+    """Reverting a workflow file is honoured: new candidacies start on the restored version."""
+    _version_two(app)
+    source = (REPO / "workflows" / "security-escort.yaml").read_text(encoding="utf-8")
+    original = parse_workflow(YAML(typ="rt").load(source), file="v1", catalog=Catalog())
+    loaded = load_workflows(app, [(original, source)])
+    assert [(w.number, w.new) for w in loaded] == [(1, False)]
+    fresh = int(
+        app.handle(Apply(vacancy="DVZ-SEC-W1", name="Lea", email="lea@example.org", language="fr"))
+    )
+    assert queries.candidacy(app, fresh)["workflow"] == "security-escort v1"
+
+
+def test_a_migration_within_a_state_does_not_repeat_a_sent_reminder(
+    app: App, clock: ManualClock
+) -> None:
+    candidacy_id = _screened_candidacy(app, "jo@example.org")
+    app.handle(
+        FireTrigger(
+            candidacy_id=candidacy_id,
+            trigger="invite_to_selor",
+            actor="r",
+            role="recruiter",
+            facts={"selor_session_at": "2031-07-24T09:00", "selor_session_place": "Selor"},
+        )
+    )
+    clock.advance(timedelta(days=24))
+    assert sweep(app, worker="t").reminded == 1
+    _version_two(app)
+    app.handle(
+        MigrateWorkflow(
+            workflow="security-escort",
+            from_number=1,
+            state_map={"screened": "screening_done"},
+            dry_run=False,
+        )
+    )
+    clock.advance(timedelta(days=1))
+    assert sweep(app, worker="t").reminded == 0, "the reminder went out before the migration"
+    clock.advance(timedelta(days=10))
+    assert sweep(app, worker="t").fired == 1, "the deadline still stands"

@@ -400,3 +400,25 @@ def _ats(database_url: str, *args: str) -> Any:
     )
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout)
+
+
+def test_a_server_out_of_reach_costs_one_attempt_per_pass_not_one_per_message(
+    database_url: str, clock: ManualClock
+) -> None:
+    """Three mails waiting and no server: one attempt is made, the others wait untouched."""
+    with smtp_app(database_url, clock, _free_port()) as app:
+        for number in range(3):
+            app.handle(
+                Apply(
+                    vacancy="DVZ-SEC-W1",
+                    name=f"Person {number}",
+                    email=f"p{number}@example.org",
+                    language="nl",
+                )
+            )
+        report = relay(app)
+        assert (report.sent, report.deferred, report.dead) == (0, 1, 0)
+        assert report.transport_error is not None
+        assert "cannot connect" in report.transport_error
+        attempts = sorted(m["attempts"] for m in messages(app, status="pending"))
+        assert attempts == [0, 0, 1]

@@ -323,3 +323,11 @@ def test_init_is_idempotent_and_the_schema_matches_the_models(app: App) -> None:
     assert not any(w.new for w in report.workflows)
     assert set(report.drive_changes.values()) == {0}
     assert schema_drift(app.engine) == []
+
+
+def test_email_addresses_are_stored_in_a_form_every_mail_server_delivers(app: App) -> None:
+    """A non-ASCII mailbox is refused; an international domain is kept as punycode."""
+    with pytest.raises(InvalidInput, match="email"):
+        _apply(app, "zoë@bücher.example")
+    candidacy_id = _apply(app, "idn@bücher.example")
+    assert queries.candidacy(app, candidacy_id)["candidate"]["email"] == "idn@xn--bcher-kva.example"

@@ -24,7 +24,7 @@ def create_database_engine(url: str, *, busy_timeout_ms: int = 5000, **options: 
                 raise ConfigurationError(
                     f"database_url: cannot create the folder {folder} for the SQLite file: {exc}"
                 ) from exc
-        engine = create_engine(parsed, **options)
+        engine = create_engine(parsed, hide_parameters=True, **options)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -39,5 +39,6 @@ def create_database_engine(url: str, *, busy_timeout_ms: int = 5000, **options: 
     if parsed.get_backend_name() == "postgresql":
         if parsed.drivername == "postgresql":
             parsed = parsed.set(drivername="postgresql+psycopg")
-        return create_engine(parsed, pool_pre_ping=True, **options)
+        # Statement parameters carry personal data: keep them out of error messages.
+        return create_engine(parsed, pool_pre_ping=True, hide_parameters=True, **options)
     raise ConfigurationError(f"database_url: unsupported database {parsed.get_backend_name()!r}")

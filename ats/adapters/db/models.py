@@ -329,3 +329,13 @@ class ApiTokenRow(Base):
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+
+
+class WorkflowCurrentRow(Base):
+    """Which stored version of each workflow new candidacies start on (the files' current one)."""
+
+    __tablename__ = "workflow_current"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("workflow_versions.id"))
+    since: Mapped[datetime]

@@ -30,6 +30,7 @@ from ats.adapters.db.models import (
     VacancyRow,
     WaveRow,
     WorkerRow,
+    WorkflowCurrentRow,
     WorkflowVersionRow,
 )
 from ats.domain.audit import GENESIS, AuditEntry, AuditEvent, Checkpoint
@@ -38,6 +39,7 @@ from ats.domain.drive import HiringDrive
 from ats.errors import ConflictError, DuplicateApplication
 
 WORKFLOW = cast(Table, WorkflowVersionRow.__table__)
+CURRENT = cast(Table, WorkflowCurrentRow.__table__)
 CANDIDATE = cast(Table, CandidateRow.__table__)
 CANDIDACY = cast(Table, CandidacyRow.__table__)
 AUDIT = cast(Table, AuditEntryRow.__table__)
@@ -80,6 +82,38 @@ class WorkflowVersions:
             .mappings()
             .first()
         )
+
+    def current(self, name: str) -> RowMapping | None:
+        """The version new candidacies start on: the one the files last loaded, else the latest."""
+        row = (
+            self.connection.execute(
+                select(WORKFLOW)
+                .join(CURRENT, CURRENT.c.version_id == WORKFLOW.c.id)
+                .where(CURRENT.c.name == name)
+            )
+            .mappings()
+            .first()
+        )
+        return row if row is not None else self.latest(name)
+
+    def make_current(self, name: str, version_id: int, *, now: datetime) -> bool:
+        """Point new candidacies at ``version_id``; True when that changed anything."""
+        held = self.connection.execute(
+            select(CURRENT.c.version_id).where(CURRENT.c.name == name)
+        ).scalar()
+        if held == version_id:
+            return False
+        if held is None:
+            self.connection.execute(
+                insert(CURRENT).values(name=name, version_id=version_id, since=now)
+            )
+        else:
+            self.connection.execute(
+                update(CURRENT)
+                .where(CURRENT.c.name == name)
+                .values(version_id=version_id, since=now)
+            )
+        return True
 
     def find(self, name: str, number: int) -> RowMapping | None:
         return (
@@ -177,6 +211,10 @@ class Catalogue:
         )
 
 
+class EmailTaken(Exception):
+    """Two applications of one new person raced; the caller's transaction is spoilt: retry it."""
+
+
 class Candidates:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
@@ -197,6 +235,15 @@ class Candidates:
         language: str,
         phone: str | None,
         now: datetime,
+    ) -> int:
+        """The new candidate's id; EmailTaken when another transaction registered it first."""
+        try:
+            return self._insert(key, name, email, language, phone, now)
+        except IntegrityError:
+            raise EmailTaken(email) from None
+
+    def _insert(
+        self, key: str, name: str, email: str, language: str, phone: str | None, now: datetime
     ) -> int:
         return int(
             self.connection.execute(
@@ -261,6 +308,21 @@ class Candidacies:
         self.connection.execute(
             update(CANDIDACY).where(CANDIDACY.c.id == candidacy_id).values(audit_head=audit_head)
         )
+
+    def lock_now(self, candidacy_id: int) -> bool:
+        """Lock the candidacy row without waiting (PostgreSQL); False when someone holds it.
+
+        The sweeper holds a timer lock when it asks; waiting here could deadlock with
+        a person's transition, which locks the candidacy first and the timers next.
+        """
+        if self.connection.dialect.name != "postgresql":
+            return True  # SQLite has one writer at a time; there is nothing to wait on
+        row = self.connection.execute(
+            select(CANDIDACY.c.id)
+            .where(CANDIDACY.c.id == candidacy_id)
+            .with_for_update(skip_locked=True)
+        ).first()
+        return row is not None
 
     def states_on_version(self, workflow_version_id: int) -> list[tuple[int, str]]:
         rows = self.connection.execute(
@@ -446,6 +508,18 @@ class Timers:
     def arm(self, rows: list[dict[str, object]]) -> None:
         if rows:
             self.connection.execute(insert(TIMER), rows)
+
+    def armed_reminders(self, candidacy_id: int) -> set[str]:
+        """Templates of the reminders of a candidacy still waiting to be sent."""
+        return set(
+            self.connection.execute(
+                select(TIMER.c.template).where(
+                    TIMER.c.candidacy_id == candidacy_id,
+                    TIMER.c.status == "armed",
+                    TIMER.c.kind == "reminder",
+                )
+            ).scalars()
+        )
 
     def cancel(self, candidacy_id: int, *, now: datetime, by: str) -> int:
         """Cancel every armed timer of a candidacy (it is leaving its state)."""
