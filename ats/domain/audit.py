@@ -31,8 +31,30 @@ def chain_hash(prev_hash: str, canonical: bytes) -> str:
     return hashlib.sha256(prev_hash.encode() + canonical).hexdigest()
 
 
+class Chained:
+    """A record on a hash chain: its canonical bytes and its hash over the previous one."""
+
+    prev_hash: str
+
+    def canonical(self) -> bytes:
+        """The bytes the hash covers: sorted keys, UTC times as ISO text, no layout choices."""
+        payload = {
+            key: value.isoformat()
+            if isinstance(value, datetime)
+            else dict(value)
+            if isinstance(value, Mapping)
+            else value
+            for key, value in asdict(self).items()  # type: ignore[call-overload]
+        }
+        return canonical_json(payload)
+
+    @property
+    def hash(self) -> str:
+        return chain_hash(self.prev_hash, self.canonical())
+
+
 @dataclass(frozen=True, kw_only=True)
-class AuditEntry:
+class AuditEntry(Chained):
     candidacy_id: int
     seq: int
     candidate_key: str
@@ -51,20 +73,9 @@ class AuditEntry:
     process: str
     prev_hash: str
 
-    def canonical(self) -> bytes:
-        """The bytes the hash covers: sorted keys, UTC time, no layout choices."""
-        payload = asdict(self)
-        payload["facts"] = dict(self.facts)
-        payload["occurred_at"] = self.occurred_at.isoformat()
-        return canonical_json(payload)
-
-    @property
-    def hash(self) -> str:
-        return chain_hash(self.prev_hash, self.canonical())
-
 
 @dataclass(frozen=True, kw_only=True)
-class AuditEvent:
+class AuditEvent(Chained):
     """Something auditors care about that is not a transition, on the global event chain."""
 
     seq: int
@@ -78,19 +89,9 @@ class AuditEvent:
     process: str
     prev_hash: str
 
-    def canonical(self) -> bytes:
-        payload = asdict(self)
-        payload["details"] = dict(self.details)
-        payload["occurred_at"] = self.occurred_at.isoformat()
-        return canonical_json(payload)
-
-    @property
-    def hash(self) -> str:
-        return chain_hash(self.prev_hash, self.canonical())
-
 
 @dataclass(frozen=True, kw_only=True)
-class Checkpoint:
+class Checkpoint(Chained):
     """The heads of the chains changed since the previous checkpoint, chained in turn."""
 
     seq: int
@@ -98,14 +99,3 @@ class Checkpoint:
     heads: Mapping[str, list[object]]  # candidacy id as text -> [seq, hash]
     events_head: Mapping[str, object]  # {"seq": n, "hash": h}
     prev_hash: str
-
-    def canonical(self) -> bytes:
-        payload = asdict(self)
-        payload["heads"] = {k: list(v) for k, v in self.heads.items()}
-        payload["events_head"] = dict(self.events_head)
-        payload["created_at"] = self.created_at.isoformat()
-        return canonical_json(payload)
-
-    @property
-    def hash(self) -> str:
-        return chain_hash(self.prev_hash, self.canonical())

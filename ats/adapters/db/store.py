@@ -11,7 +11,17 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import Connection, RowMapping, Table, func, insert, select, update
+from sqlalchemy import (
+    Column,
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Table,
+    func,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from ats.adapters.db.models import (
@@ -499,6 +509,28 @@ class Checkpoints:
                 )
 
 
+def claim_oldest(
+    connection: Connection,
+    waiting: ColumnElement[bool],
+    due: Column[datetime],
+    now: datetime,
+    exclude: Iterable[int],
+) -> RowMapping | None:
+    """The oldest waiting row due by ``now``, for one worker at a time.
+
+    On PostgreSQL the row is locked with SKIP LOCKED, so workers never wait for or
+    collide on one; on SQLite (one writer) the caller's compare-and-set decides.
+    """
+    table = due.table
+    query = select(table).where(waiting, due <= now).order_by(due, table.c.id).limit(1)
+    excluded = list(exclude)
+    if excluded:
+        query = query.where(table.c.id.not_in(excluded))
+    if connection.dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    return connection.execute(query).mappings().first()
+
+
 class Timers:
     """Deadlines and reminders as rows: armed on entering a state, settled exactly once."""
 
@@ -532,18 +564,9 @@ class Timers:
 
     def claim_next(self, now: datetime, *, exclude: Iterable[int] = ()) -> RowMapping | None:
         """The oldest due armed timer; on PostgreSQL locked, skipping ones others hold."""
-        query = (
-            select(TIMER)
-            .where(TIMER.c.status == "armed", TIMER.c.due_at <= now)
-            .order_by(TIMER.c.due_at, TIMER.c.id)
-            .limit(1)
+        return claim_oldest(
+            self.connection, TIMER.c.status == "armed", TIMER.c.due_at, now, exclude
         )
-        excluded = list(exclude)
-        if excluded:
-            query = query.where(TIMER.c.id.not_in(excluded))
-        if self.connection.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        return self.connection.execute(query).mappings().first()
 
     def settle(self, timer_id: int, *, status: str, now: datetime, by: str, outcome: str) -> bool:
         """Compare-and-set from armed; False when another worker settled it first."""
@@ -606,18 +629,9 @@ class Outbox:
 
     def claim_next(self, now: datetime, *, exclude: Iterable[int] = ()) -> RowMapping | None:
         """The oldest pending message that is due; on PostgreSQL locked, skipping held ones."""
-        query = (
-            select(OUTBOX)
-            .where(OUTBOX.c.status == "pending", OUTBOX.c.next_attempt_at <= now)
-            .order_by(OUTBOX.c.next_attempt_at, OUTBOX.c.id)
-            .limit(1)
+        return claim_oldest(
+            self.connection, OUTBOX.c.status == "pending", OUTBOX.c.next_attempt_at, now, exclude
         )
-        excluded = list(exclude)
-        if excluded:
-            query = query.where(OUTBOX.c.id.not_in(excluded))
-        if self.connection.dialect.name == "postgresql":
-            query = query.with_for_update(skip_locked=True)
-        return self.connection.execute(query).mappings().first()
 
     def get(self, outbox_id: int) -> RowMapping | None:
         return (
