@@ -89,6 +89,10 @@ class MailRenderer:
             return RenderedMail(candidate_language, subject, text.rstrip("\n") + "\n", html)
         raise TemplateMissing(f"no template {key!r} in {', '.join(self.languages_for(language))}")
 
+    def format_day(self, value: datetime, language: str) -> str:
+        """A day as the language writes it in full, in Brussels time (for pages, not mail)."""
+        return format_date(value.astimezone(self.zone).date(), "full", locale=f"{language}_BE")
+
     @pass_context
     def _format_datetime(
         self, context: Context, value: datetime, fmt: Literal["long", "medium"] = "medium"

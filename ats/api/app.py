@@ -9,10 +9,13 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import escape
 from pydantic import BaseModel, Field
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.exc import DBAPIError
@@ -39,10 +42,19 @@ from ats.service.audit_reports import entries as audit_entries
 from ats.service.audit_reports import export as audit_export_file
 from ats.service.commands import FireTrigger
 from ats.service.outbox import messages as outbox_messages
+from ats.service.status_page import WORDS, candidacy_for, page, withdraw
 from ats.service.users import authenticate_token
 from ats.worker import workers
 
 API = "/api/v1"
+# Pages with personal data: never cached, never framed, the link never leaked as a referrer.
+PAGE_HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+}
 
 
 class TransitionRequest(BaseModel):
@@ -391,6 +403,47 @@ def create_api(app: App) -> FastAPI:
         """Workers seen, whether they are alive, their last sweep (admins, taskforce)."""
         require(who, "admin", "taskforce")
         return workers(app)
+
+    pages = Environment(
+        loader=PackageLoader("ats.web", "templates"), autoescape=True, undefined=StrictUndefined
+    )
+
+    def status_html(token: str, *, message: str | None = None, code: int = 200) -> HTMLResponse:
+        try:
+            candidacy_id = candidacy_for(app, token)
+            data = page(app, candidacy_id)
+        except NotFound as exc:
+            return HTMLResponse(
+                f"<!DOCTYPE html><title>404</title><p>{escape(exc.message)}</p>",
+                status_code=404,
+                headers=PAGE_HEADERS,
+            )
+        html = pages.get_template("status.html").render(
+            **data, message=message, withdraw_url=f"/status/{token}/withdraw"
+        )
+        return HTMLResponse(html, status_code=code, headers=PAGE_HEADERS)
+
+    @api.get("/status/{token}", include_in_schema=False)
+    def status_page(token: str) -> HTMLResponse:
+        """The candidate's status, reached from any of their emails; no login."""
+        return status_html(token)
+
+    @api.post("/status/{token}/withdraw", include_in_schema=False)
+    async def status_withdraw(token: str, request: Request) -> HTMLResponse:
+        """Withdraw, after the candidate ticked the confirmation; a transition by the candidate."""
+        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        try:
+            candidacy_id = candidacy_for(app, token)
+        except NotFound:
+            return status_html(token)
+        if form.get("confirm") != ["yes"]:
+            return status_html(token, code=400)
+        try:
+            withdraw(app, candidacy_id)
+        except ATSError:
+            return status_html(token, code=409)
+        language = page(app, candidacy_id)["language"]
+        return status_html(token, message=WORDS[language]["withdrawn"])
 
     @api.get(f"{API}/health", tags=["service"])
     def health() -> dict[str, str]:

@@ -35,6 +35,7 @@ from ats.adapters.mail_templates import TemplateMissing
 from ats.errors import InvalidInput, NotFound
 from ats.service.app import App
 from ats.service.queries import local_time
+from ats.service.status_page import status_url
 from ats.service.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("ats")
@@ -121,7 +122,7 @@ def compose(
             "reason": context.get("reason") or "",
             "at": at,
             "due": due,
-            "status_url": f"{app.settings.public_url.rstrip('/')}/status",
+            "status_url": status_url(app, candidacy.id),
             "session": session,
         }
 

@@ -541,6 +541,17 @@ class Timers:
         if rows:
             self.connection.execute(insert(TIMER), rows)
 
+    def next_deadline(self, candidacy_id: int) -> datetime | None:
+        """When the candidacy's current state times out, if it does."""
+        due: datetime | None = self.connection.execute(
+            select(func.min(TIMER.c.due_at)).where(
+                TIMER.c.candidacy_id == candidacy_id,
+                TIMER.c.status == "armed",
+                TIMER.c.kind == "timeout",
+            )
+        ).scalar()
+        return due
+
     def armed_reminders(self, candidacy_id: int) -> set[str]:
         """Templates of the reminders of a candidacy still waiting to be sent."""
         return set(
