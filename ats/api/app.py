@@ -375,7 +375,11 @@ def create_api(app: App) -> FastAPI:
         require(who, "auditor", "admin")
         folder = Path(tempfile.mkdtemp(prefix="ats-export-"))
         target = folder / f"audit.{format}"
-        result = audit_export_file(app, chosen, fmt=format, out=target, exporter=who.actor)
+        try:
+            result = audit_export_file(app, chosen, fmt=format, out=target, exporter=who.actor)
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
         return FileResponse(
             result.path,
             media_type="text/csv" if format == "csv" else "application/x-ndjson",
