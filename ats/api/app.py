@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from urllib.parse import parse_qs
 
 from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -47,6 +48,9 @@ from ats.service.users import authenticate_token
 from ats.worker import workers
 
 API = "/api/v1"
+DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+MAX_ID = 2**31 - 1  # ids and versions are 32-bit integers in the database
+CandidacyId = Annotated[int, FastApiPath(ge=1, le=MAX_ID)]
 # Pages with personal data: never cached, never framed, the link never leaked as a referrer.
 PAGE_HEADERS = {
     "Cache-Control": "no-store",
@@ -54,6 +58,38 @@ PAGE_HEADERS = {
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "no-referrer",
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+}
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details; refusals add ``reasons``, workflow errors ``problems``."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    reasons: list[str] | None = None
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "model": Problem,
+        "description": description,
+        "content": {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        },
+    }
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: _problem("Malformed input (a bad filter, a bad If-Match)"),
+    401: _problem("No valid bearer token"),
+    403: _problem("Your roles do not allow this"),
+    404: _problem("No such thing, or not within your services"),
+    409: _problem("The candidacy moved since the version you sent, or a duplicate"),
+    422: _problem("The request is malformed, or a guard or rule refused it"),
+    503: _problem("The database cannot be used right now"),
 }
 
 
@@ -77,8 +113,10 @@ class TransitionResult(BaseModel):
 
 
 class BulkItem(BaseModel):
-    candidacy: int = Field(ge=1)
-    version: int | None = Field(default=None, description="Refuse this item if it moved since.")
+    candidacy: int = Field(ge=1, le=MAX_ID)
+    version: int | None = Field(
+        default=None, ge=0, le=MAX_ID, description="Refuse this item if it moved since."
+    )
 
 
 class BulkTransitionRequest(BaseModel):
@@ -106,6 +144,7 @@ def create_api(app: App) -> FastAPI:
         description="Applicant tracking for public hiring drives. Every transition is checked, "
         "stored in one transaction and audited.",
         openapi_url=f"{API}/openapi.json",
+        responses=PROBLEMS,
         docs_url=f"{API}/docs",
         redoc_url=None,
     )
@@ -172,7 +211,7 @@ def create_api(app: App) -> FastAPI:
         vacancy: str | None = None,
         state: str | None = None,
         q: Annotated[str | None, Query(max_length=100, description="Name, email or id")] = None,
-        page: Annotated[int, Query(ge=1)] = 1,
+        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
         per_page: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> Page:
         """Candidacies, filtered, searched and paged; only those of the caller's services."""
@@ -223,7 +262,7 @@ def create_api(app: App) -> FastAPI:
         return Page(items=items, page=page, per_page=per_page, total=total)
 
     @api.get(f"{API}/candidacies/{{candidacy_id}}", tags=["candidacies"])
-    def get_candidacy(who: Who, candidacy_id: int) -> JSONResponse:
+    def get_candidacy(who: Who, candidacy_id: CandidacyId) -> JSONResponse:
         """One candidacy, what each role can fire now and why not; ETag is its version."""
         detail = visible(who, candidacy_id)
         return JSONResponse(
@@ -235,15 +274,10 @@ def create_api(app: App) -> FastAPI:
         f"{API}/candidacies/{{candidacy_id}}/transitions",
         tags=["candidacies"],
         status_code=201,
-        responses={
-            403: {"description": "Your role may not fire this trigger"},
-            409: {"description": "The candidacy moved since the version in If-Match"},
-            422: {"description": "A guard refused, or a reason or fact is missing"},
-        },
     )
     def fire(
         who: Who,
-        candidacy_id: int,
+        candidacy_id: CandidacyId,
         body: TransitionRequest,
         if_match: Annotated[str | None, Header(description="The version you saw (ETag)")] = None,
     ) -> TransitionResult:
@@ -274,7 +308,7 @@ def create_api(app: App) -> FastAPI:
         )
 
     @api.get(f"{API}/candidacies/{{candidacy_id}}/history", tags=["candidacies"])
-    def history(who: Who, candidacy_id: int) -> list[dict[str, Any]]:
+    def history(who: Who, candidacy_id: CandidacyId) -> list[dict[str, Any]]:
         """Every step: who, as what role, when (UTC and Brussels), why."""
         visible(who, candidacy_id)
         return queries.history(app, candidacy_id)
@@ -330,14 +364,18 @@ def create_api(app: App) -> FastAPI:
             raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
 
     def filters(
-        candidacy: int | None = None,
+        candidacy: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
         vacancy: str | None = None,
         service: str | None = None,
         actor: str | None = None,
         trigger: str | None = None,
         state: str | None = None,
-        since: Annotated[str | None, Query(description="YYYY-MM-DD, Brussels, inclusive")] = None,
-        until: Annotated[str | None, Query(description="YYYY-MM-DD, Brussels, inclusive")] = None,
+        since: Annotated[
+            str | None, Query(pattern=DATE, description="YYYY-MM-DD, Brussels, inclusive")
+        ] = None,
+        until: Annotated[
+            str | None, Query(pattern=DATE, description="YYYY-MM-DD, Brussels, inclusive")
+        ] = None,
     ) -> AuditFilters:
         return AuditFilters.parse(
             candidacy=candidacy,
