@@ -23,7 +23,7 @@ from sqlalchemy import RowMapping, select
 
 from ats.adapters.db.store import AUDIT, CANDIDACY, CANDIDATE, CHECKPOINT, EVENT, take_lock
 from ats.adapters.signing import load_signer, load_verifier
-from ats.domain.audit import GENESIS, AuditEntry, AuditEvent, Checkpoint
+from ats.domain.audit import GENESIS, AuditEntry, AuditEvent, Chained, Checkpoint
 from ats.errors import InvalidInput, NotFound
 from ats.service.app import App
 from ats.service.unit_of_work import UnitOfWork
@@ -256,26 +256,12 @@ def _check_checkpoints(
     by_seq = {row["seq"]: row for row in rows}
     for row in rows:
         report.checkpoints += 1
-        record = Checkpoint(
-            seq=row["seq"],
-            created_at=row["created_at"],
-            heads=row["heads"],
-            events_head=row["events_head"],
-            prev_hash=row["prev_hash"],
-        )
-        problem = None
         if row["seq"] != expected:
-            problem = f"gap in the checkpoint chain: expected checkpoint {expected}"
-        elif row["prev_hash"] != prev_hash:
-            problem = "does not link to the previous checkpoint (prev_hash differs)"
-        elif record.hash != row["hash"]:
-            problem = "hash mismatch: the checkpoint was altered"
-        elif verifier is not None and row["signature"] is None:
-            problem = "is not signed, but checkpoints here are verified with an audit key"
-        elif verifier is not None and row["key_id"] != verifier.key_id:
-            problem = f"was signed with key {row['key_id']}, not the audit key {verifier.key_id}"
-        elif verifier is not None and not verifier.verify(row["hash"].encode(), row["signature"]):
-            problem = "signature does not verify with the audit key"
+            problem: str | None = f"gap in the checkpoint chain: expected checkpoint {expected}"
+        else:
+            problem = _link_problem(Checkpoint, row, prev_hash, "checkpoint") or _signature_problem(
+                row, verifier
+            )
         if problem:
             report.damage.append(Damage(f"checkpoint {row['seq']}", None, problem))
             break
@@ -323,25 +309,10 @@ def _check_events(
     hashes: dict[int, str] = {}
     for row in uow.connection.execute(select(EVENT).order_by(EVENT.c.seq)).mappings():
         report.events += 1
-        event = AuditEvent(
-            seq=row["seq"],
-            kind=row["kind"],
-            actor=row["actor"],
-            role=row["role"],
-            subject=row["subject"],
-            details=row["details"],
-            occurred_at=row["occurred_at"],
-            request_id=row["request_id"],
-            process=row["process"],
-            prev_hash=row["prev_hash"],
-        )
-        problem = None
         if row["seq"] != expected:
-            problem = f"gap in sequence: expected event {expected}"
-        elif row["prev_hash"] != prev_hash:
-            problem = "does not link to the previous event (prev_hash differs)"
-        elif event.hash != row["hash"]:
-            problem = "hash mismatch: the event was altered"
+            problem: str | None = f"gap in sequence: expected event {expected}"
+        else:
+            problem = _link_problem(AuditEvent, row, prev_hash, "event")
         if problem:
             report.damage.append(Damage("events", row["seq"], problem))
             return
@@ -357,6 +328,29 @@ def _check_events(
                 )
             )
             return
+
+
+def _signature_problem(row: RowMapping, verifier: Any) -> str | None:
+    """Where checkpoints are verified with a key, each must carry a good signature by it."""
+    if verifier is None:
+        return None
+    if row["signature"] is None:
+        return "is not signed, but checkpoints here are verified with an audit key"
+    if row["key_id"] != verifier.key_id:
+        return f"was signed with key {row['key_id']}, not the audit key {verifier.key_id}"
+    if not verifier.verify(row["hash"].encode(), row["signature"]):
+        return "signature does not verify with the audit key"
+    return None
+
+
+def _link_problem(kind: type[Chained], row: RowMapping, prev_hash: str, what: str) -> str | None:
+    """Does the stored record link to the one before it, and does its hash still match?"""
+    if row["prev_hash"] != prev_hash:
+        return f"does not link to the previous {what} (prev_hash differs)"
+    fields = {name: row[name] for name in kind.__dataclass_fields__}  # type: ignore[attr-defined]
+    if kind(**fields).hash != row["hash"]:
+        return f"hash mismatch: the {what} was altered"
+    return None
 
 
 def _check_chain(
@@ -376,14 +370,9 @@ def _check_chain(
         seq = row["seq"]
         if seq != expected:
             return Damage(name, expected, f"gap in sequence: missing (the next entry is {seq})")
-        entry = AuditEntry(
-            **{k: row[k] for k in AuditEntry.__dataclass_fields__ if k not in ("facts",)},
-            facts=row["facts"] or {},
-        )
-        if row["prev_hash"] != prev_hash:
-            return Damage(name, seq, "does not link to the previous entry (prev_hash differs)")
-        if entry.hash != row["hash"]:
-            return Damage(name, seq, "hash mismatch: the entry was altered")
+        broken = _link_problem(AuditEntry, row, prev_hash, "entry")
+        if broken:
+            return Damage(name, seq, broken)
         if row["candidate_key"] != candidacy["candidate_key"]:
             return Damage(name, seq, "names another candidate than the candidacy's")
         problem = _illegal(app, uow, row, prev_dst, version_id)
