@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint format docs clean help
 
 help:
-	@echo "make run    - set up, initialise the SQLite database and run the demo"
+	@echo "make run    - set up, initialise the SQLite database, seed the demo and serve it on http://127.0.0.1:8000"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make lint   - ruff and mypy --strict"
 	@echo "make docs   - regenerate the workflow diagrams in docs/workflows.md"
@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/ats init
-	$(BIN)/ats demo
+	$(BIN)/ats serve --demo
 
 test: $(STAMP)
 	$(BIN)/pytest

@@ -10,17 +10,19 @@ from __future__ import annotations
 
 import heapq
 import random
+import secrets
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from faker import Faker
 from sqlalchemy import func, select
 
-from ats.adapters.db.models import CandidateRow
+from ats.adapters.db.models import CandidacyRow, CandidateRow
 from ats.clock import ManualClock
 from ats.domain.candidacy import decide
 from ats.domain.workflow import FactSpec, TransitionSpec, WorkflowDefinition
@@ -55,8 +57,14 @@ def run_demo(
     applicants: int = 300,
     seed: int = 2021,
     progress: Callable[[str], None] | None = None,
+    live: bool = False,
 ) -> dict[str, Any]:
-    """Apply ``applicants`` people over the vacancies and move them along; return totals."""
+    """Apply ``applicants`` people over the vacancies and move them along; return totals.
+
+    ``live`` moves the drive so its last applications arrive in the past weeks and
+    stops at the present: what is still in progress stays there, with its deadlines
+    ahead, as a recruiter would find it on a Monday morning.
+    """
     say = progress or (lambda _message: None)
     rng = random.Random(seed)
     fakers = {
@@ -76,8 +84,16 @@ def run_demo(
     first_open = {
         row["code"]: queries.vacancy(app, row["code"])["opens_on"] for row in vacancy_rows
     }
-    clock = ManualClock(datetime.now(UTC))
+    present = app.clock.now()
+    clock = ManualClock(present)
     sim = replace(app, clock=clock)
+    shift = timedelta(0)
+    if live:  # the last wave opened five weeks ago; everything else moves with it
+        last_opening = max(
+            datetime.combine(datetime.fromisoformat(d).date(), time(9), tzinfo=zone)
+            for d in first_open.values()
+        )
+        shift = present - timedelta(days=35) - last_opening
     weights = [row["target"] or 20 for row in vacancy_rows]
     queue: list[_Step] = []
     order = 0
@@ -86,7 +102,7 @@ def run_demo(
         opens = datetime.combine(
             datetime.fromisoformat(first_open[row["code"]]).date(), time(9), tzinfo=zone
         )
-        at = opens + timedelta(minutes=rng.randrange(0, 21 * 24 * 60))
+        at = opens + shift + timedelta(minutes=rng.randrange(0, 21 * 24 * 60))
         order += 1
         heapq.heappush(queue, _Step(at, order, -(offset + number + 1), row["code"]))
 
@@ -95,6 +111,8 @@ def run_demo(
     timed_out = 0
     while queue:
         step = heapq.heappop(queue)
+        if live and step.at > present:
+            continue  # the future: this candidacy waits where it is
         clock.set(step.at)
         # Deadlines pass as simulated time does: the sweeper fires what fell due.
         timed_out += sweep(sim, worker="demo").fired
@@ -132,6 +150,9 @@ def run_demo(
         heapq.heappush(
             queue, _Step(clock.now() + _pause(rng), order, step.candidacy_id, step.vacancy)
         )
+    if live:
+        clock.set(present)
+        timed_out += sweep(sim, worker="demo").fired
     mail = relay(sim)
     summary = {
         "mails": mail.sent,
@@ -266,3 +287,64 @@ def _slug(name: str) -> str:
     return ".".join(
         part for part in "".join(c if c.isalnum() else " " for c in ascii_name).lower().split()
     )
+
+
+# -- the demo `make run` serves ----------------------------------------------------------
+
+DEMO_USERS = (
+    # username, display name, roles, services, interface language
+    ("recruiter.dvz", "An Peeters (recruiter, DVZ)", ("recruiter",), ("DVZ",), "nl"),
+    ("recruiter.cgvs", "Sophie Dubois (recruiter, CGVS)", ("recruiter",), ("CGVS",), "fr"),
+    ("selor", "Selor selection officer", ("selection_officer",), (), "nl"),
+    ("panel", "Interview panel and hiring manager", ("panel", "hiring_manager"), (), "en"),
+    ("taskforce", "Taskforce member", ("taskforce",), (), "en"),
+    ("auditor", "Auditor", ("auditor",), (), "en"),
+    ("admin", "Administrator", ("admin",), (), "en"),
+)
+
+
+def seed_demo(
+    app: App, *, logins_file: Path, progress: Callable[[str], None] | None = None
+) -> bool:
+    """On an empty database: the live demo drive and one user per role; False when not empty.
+
+    Passwords are random, written to ``logins_file`` (readable by its owner only)
+    and printed each time the demo is served; nothing secret is in the repository.
+    """
+    from ats.service.users import create_user
+
+    with app.engine.connect() as connection:
+        if connection.execute(select(func.count()).select_from(CandidacyRow)).scalar_one():
+            return False
+    run_demo(app, applicants=300, live=True, progress=progress)
+    lines = []
+    for username, name, roles, services, language in DEMO_USERS:
+        password = secrets.token_urlsafe(12)
+        create_user(
+            app,
+            username=username,
+            display_name=name,
+            roles=roles,
+            services=services,
+            language=language,
+            password=password,
+        )
+        lines.append(f"{username:<16} {password:<18} {', '.join(roles)} {' '.join(services)}")
+    logins_file.parent.mkdir(parents=True, exist_ok=True)
+    logins_file.touch(mode=0o600)
+    logins_file.write_text(f"# {_database_name(app)}\n" + "\n".join(lines) + "\n", encoding="utf-8")
+    return True
+
+
+def demo_logins(app: App, logins_file: Path) -> list[str] | None:
+    """The demo users' lines, if ``logins_file`` was written for this database."""
+    if not logins_file.exists():
+        return None
+    first, *rest = logins_file.read_text(encoding="utf-8").splitlines() or [""]
+    return rest if first == f"# {_database_name(app)}" else None
+
+
+def _database_name(app: App) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(app.settings.database_url).render_as_string(hide_password=True)

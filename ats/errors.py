@@ -8,6 +8,7 @@ interfaces translate them without knowing each class::
     ├── InvalidInput                  400  a value is malformed (email, fact, language, ...)
     │   └── WorkflowInvalid           400  a workflow file breaks the language's rules
     ├── Unauthenticated               401  no valid token, session or password
+    ├── TooManyAttempts               429  too many failed sign-ins; wait and retry
     ├── Forbidden                     403  authenticated, but not allowed to do this
     ├── NotFound                      404  no such candidacy, vacancy, workflow, ...
     ├── DuplicateApplication          409  the candidate already applied to the vacancy
@@ -130,6 +131,16 @@ class ConflictError(ATSError):
     """The candidacy changed since it was read; reload and try again."""
 
     http_status = 409
+
+
+class TooManyAttempts(ATSError):
+    """Too many failed sign-ins for this user or address; ``retry_after`` seconds to wait."""
+
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class MigrationRefused(ATSError):

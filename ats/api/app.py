@@ -14,16 +14,15 @@ from urllib.parse import parse_qs
 from fastapi import Depends, FastAPI, Header, Query, Request
 from fastapi import Path as FastApiPath
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import escape
 from pydantic import BaseModel, Field
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from starlette.background import BackgroundTask
 
 from ats import __version__
-from ats.adapters.db.store import CANDIDACY, CANDIDATE
 from ats.api.problems import problem_response
 from ats.domain.access import Principal
 from ats.domain.audit import AUTHORISATION_FAILED
@@ -35,7 +34,7 @@ from ats.errors import (
     Unauthenticated,
     database_problem,
 )
-from ats.service import queries
+from ats.service import pipeline, queries
 from ats.service.app import App
 from ats.service.audit import record_event
 from ats.service.audit_reports import AuditFilters
@@ -45,6 +44,7 @@ from ats.service.commands import FireTrigger
 from ats.service.outbox import messages as outbox_messages
 from ats.service.status_page import WORDS, candidacy_for, page, withdraw
 from ats.service.users import authenticate_token
+from ats.web.app import add_web
 from ats.worker import workers
 
 API = "/api/v1"
@@ -150,7 +150,9 @@ def create_api(app: App) -> FastAPI:
     )
 
     @api.exception_handler(ATSError)
-    async def ats_error(request: Request, exc: ATSError) -> JSONResponse:
+    async def ats_error(request: Request, exc: ATSError) -> Response:
+        if not request.url.path.startswith(f"{API}/") and hasattr(api.state, "web_error_page"):
+            return api.state.web_error_page(request, exc)  # type: ignore[no-any-return]
         return problem_response(exc, instance=str(request.url.path))
 
     @api.exception_handler(DBAPIError)
@@ -215,51 +217,10 @@ def create_api(app: App) -> FastAPI:
         per_page: Annotated[int, Query(ge=1, le=500)] = 50,
     ) -> Page:
         """Candidacies, filtered, searched and paged; only those of the caller's services."""
-        services = [v["code"] for v in queries.vacancies(app) if who.can_see(v["service"])]
-        query = (
-            select(
-                CANDIDACY.c.id,
-                CANDIDACY.c.vacancy,
-                CANDIDACY.c.state,
-                CANDIDACY.c.version,
-                CANDIDACY.c.state_entered_at,
-                CANDIDATE.c.name,
-            )
-            .join(CANDIDATE, CANDIDATE.c.id == CANDIDACY.c.candidate_id)
-            .where(CANDIDACY.c.vacancy.in_(services))
+        found = pipeline.search(
+            app, who, q=q, vacancy=vacancy, state=state, page=page, per_page=per_page
         )
-        if vacancy:
-            query = query.where(CANDIDACY.c.vacancy == vacancy)
-        if state:
-            query = query.where(CANDIDACY.c.state == state)
-        if q:
-            needle = f"%{q.strip().lower()}%"
-            conditions: list[ColumnElement[bool]] = [
-                func.lower(CANDIDATE.c.name).like(needle),
-                func.lower(CANDIDATE.c.email).like(needle),
-            ]
-            if q.strip().isdigit():
-                conditions.append(CANDIDACY.c.id == int(q.strip()))
-            query = query.where(or_(*conditions))
-        with app.engine.connect() as connection:
-            total = connection.execute(
-                select(func.count()).select_from(query.subquery())
-            ).scalar_one()
-            rows = connection.execute(
-                query.order_by(CANDIDACY.c.id).limit(per_page).offset((page - 1) * per_page)
-            ).mappings()
-            items = [
-                {
-                    "id": r["id"],
-                    "vacancy": r["vacancy"],
-                    "state": r["state"],
-                    "version": r["version"],
-                    "since": r["state_entered_at"].isoformat(),
-                    "name": r["name"],
-                }
-                for r in rows
-            ]
-        return Page(items=items, page=page, per_page=per_page, total=total)
+        return Page(items=found["items"], page=page, per_page=per_page, total=found["total"])
 
     @api.get(f"{API}/candidacies/{{candidacy_id}}", tags=["candidacies"])
     def get_candidacy(who: Who, candidacy_id: CandidacyId) -> JSONResponse:
@@ -317,34 +278,15 @@ def create_api(app: App) -> FastAPI:
     def fire_many(who: Who, body: BulkTransitionRequest) -> dict[str, Any]:
         """Fire one trigger on many candidacies; per item: 201 moved, or the problem that stopped it."""
         role = who.acting_as(body.role)
-        results = []
-        for item in body.items:
-            try:
-                visible(who, item.candidacy, acting_as=role)
-                event = app.handle(
-                    FireTrigger(
-                        candidacy_id=item.candidacy,
-                        trigger=body.trigger,
-                        actor=who.actor,
-                        role=role,
-                        reason=body.reason,
-                        facts=body.facts,
-                        expected_version=item.version,
-                    )
-                )
-            except ATSError as exc:
-                results.append(
-                    {
-                        "candidacy": item.candidacy,
-                        "status": exc.http_status,
-                        "title": type(exc).__name__,
-                        "detail": exc.message,
-                    }
-                )
-                continue
-            results.append(
-                {"candidacy": item.candidacy, "status": 201, "from": event.src, "to": event.dst}
-            )
+        results = pipeline.fire_bulk(
+            app,
+            who,
+            [pipeline.BulkItem(i.candidacy, i.version) for i in body.items],
+            trigger=body.trigger,
+            role=role,
+            reason=body.reason,
+            facts=dict(body.facts),
+        )
         moved = sum(1 for r in results if r["status"] == 201)
         return {"moved": moved, "refused": len(results) - moved, "results": results}
 
@@ -494,6 +436,7 @@ def create_api(app: App) -> FastAPI:
             connection.execute(select(1))
         return {"status": "ok", "version": __version__}
 
+    add_web(api, app)
     return api
 
 

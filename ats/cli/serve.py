@@ -1,4 +1,4 @@
-"""`ats serve`: the HTTP API in one process, with the worker's jobs alongside by default."""
+"""`ats serve`: the web interface and the API in one process, with the worker's jobs alongside."""
 
 from __future__ import annotations
 
@@ -15,9 +15,14 @@ from ats.cli.context import Context, pass_context
     is_flag=True,
     help="Serve only; run `ats worker` processes separately (several API processes on PostgreSQL).",
 )
+@click.option(
+    "--demo",
+    is_flag=True,
+    help="On an empty database, seed the demo hiring drive and a user per role; print the logins.",
+)
 @pass_context
-def serve(ctx: Context, host: str, port: int, no_worker: bool) -> None:
-    """Serve the API on http://HOST:PORT/api/v1 (docs at /api/v1/docs)."""
+def serve(ctx: Context, host: str, port: int, no_worker: bool, demo: bool) -> None:
+    """Serve the staff pages on http://HOST:PORT/ and the API under /api/v1."""
     import threading
 
     import uvicorn
@@ -26,12 +31,34 @@ def serve(ctx: Context, host: str, port: int, no_worker: bool) -> None:
     from ats.worker import Worker
 
     app = ctx.app
+    if demo:
+        _demo(ctx)
     runner = None if no_worker else Worker(app, name=None)
     if runner is not None:
         threading.Thread(target=runner.run_in_background, name="ats-worker", daemon=True).start()
-    click.echo(f"ATS API on http://{host}:{port}/api/v1 (OpenAPI docs: /api/v1/docs)")
+    click.echo(f"ATS on http://{host}:{port}/ (API: /api/v1, its docs: /api/v1/docs)")
     try:
         uvicorn.run(create_api(app), host=host, port=port, log_level="warning")
     finally:
         if runner is not None:
             runner.stopping.set()
+
+
+def _demo(ctx: Context) -> None:
+    from ats.demo import demo_logins, seed_demo
+    from ats.logs import configure_logging
+
+    app = ctx.app
+    logins = app.settings.home / "var" / "demo-logins.txt"
+    configure_logging(level="warning", fmt=app.settings.log_format)
+    try:
+        if seed_demo(app, logins_file=logins, progress=click.echo):
+            click.echo("demo: seeded the hiring drive and a user per role")
+    finally:
+        configure_logging(level=app.settings.log_level, fmt=app.settings.log_format)
+    lines = demo_logins(app, logins)
+    if lines:
+        click.echo(f"demo logins (username, password, roles; kept in {logins}):")
+        click.echo("\n".join(lines))
+    else:
+        click.echo("demo: the database was not empty; its users sign in as before")

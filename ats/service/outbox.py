@@ -282,12 +282,16 @@ def relay(
 # -- reading and retrying --------------------------------------------------------------------
 
 
-def messages(app: App, *, status: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+def messages(
+    app: App, *, status: str | None = None, limit: int = 200, candidacy: int | None = None
+) -> list[dict[str, Any]]:
     if status is not None and status not in ("pending", "sent", "dead"):
         raise InvalidInput(f"--state {status!r}: choose pending, sent or dead")
     query = select(OUTBOX).order_by(OUTBOX.c.id.desc()).limit(limit)
     if status:
         query = query.where(OUTBOX.c.status == status)
+    if candidacy is not None:
+        query = query.where(OUTBOX.c.candidacy_id == candidacy)
     zone = app.settings.zone
     with app.engine.connect() as connection:
         return [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -10,9 +11,9 @@ from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, delete, insert, select, update
 
-from ats.adapters.db.models import ApiTokenRow, UserRow, VacancyRow
+from ats.adapters.db.models import ApiTokenRow, UserRow, VacancyRow, WebSessionRow
 from ats.domain.access import STAFF_ROLES, Principal
 from ats.errors import DuplicateApplication, InvalidInput, NotFound, Unauthenticated
 from ats.service.app import App
@@ -21,8 +22,17 @@ from ats.service.queries import local_time
 USER = cast(Table, UserRow.__table__)
 TOKEN = cast(Table, ApiTokenRow.__table__)
 VACANCY = cast(Table, VacancyRow.__table__)
+WEB_SESSION = cast(Table, WebSessionRow.__table__)
 _USERNAME = re.compile(r"^[a-z][a-z0-9._-]{1,63}$")
 _HASHER = PasswordHasher()
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user is unknown: a wrong username costs as long as a wrong password."""
+    return _HASHER.hash(secrets.token_urlsafe(16))
+
+
 TOKEN_PREFIX = "ats_"  # noqa: S105 - a public marker that makes leaked tokens greppable
 
 
@@ -102,7 +112,7 @@ def users(app: App) -> list[dict[str, Any]]:
 
 
 def disable_user(app: App, username: str) -> None:
-    """Disable a user and revoke every token they hold, in one transaction."""
+    """Disable a user, revoke every token they hold and end their sessions, in one transaction."""
     now = app.clock.now()
     with app.unit_of_work() as uow:
         user_id = uow.connection.execute(
@@ -116,6 +126,7 @@ def disable_user(app: App, username: str) -> None:
             .where(TOKEN.c.user_id == user_id, TOKEN.c.revoked_at.is_(None))
             .values(revoked_at=now)
         )
+        uow.connection.execute(delete(WEB_SESSION).where(WEB_SESSION.c.user_id == user_id))
         uow.commit()
 
 
@@ -176,7 +187,7 @@ def authenticate_token(app: App, token: str) -> Principal:
             update(TOKEN).where(TOKEN.c.id == row.id).values(last_used_at=app.clock.now())
         )
         uow.commit()
-    return _principal(row.user_id, row.username, row.roles, "token")
+    return principal_from_row(row.user_id, row.username, row.roles, "token")
 
 
 def authenticate_password(app: App, username: str, password: str) -> Principal:
@@ -187,15 +198,17 @@ def authenticate_password(app: App, username: str, password: str) -> Principal:
             ).where(USER.c.username == username)
         ).first()
     try:
-        if row is None or row.disabled or not row.password_hash:
+        usable = row is not None and not row.disabled and bool(row.password_hash)
+        _HASHER.verify(row.password_hash if usable and row else _dummy_hash(), password)
+        if not usable:
             raise VerificationError
-        _HASHER.verify(row.password_hash, password)
     except (VerificationError, InvalidHashError):
         raise Unauthenticated("unknown user or wrong password") from None
-    return _principal(row.id, row.username, row.roles, "session")
+    assert row is not None  # noqa: S101 - a usable row was verified above
+    return principal_from_row(row.id, row.username, row.roles, "session")
 
 
-def _principal(user_id: int, username: str, roles: dict[str, Any], via: str) -> Principal:
+def principal_from_row(user_id: int, username: str, roles: dict[str, Any], via: str) -> Principal:
     return Principal(
         user_id=user_id,
         username=username,

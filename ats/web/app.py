@@ -1,0 +1,661 @@
+"""The staff web interface: server-rendered pages beside the API, in one FastAPI app.
+
+Plain HTML forms and links, no JavaScript needed: every action is a POST of a
+form carrying the session's CSRF token, answered by a redirect (or by a page
+saying what went wrong). The same service functions as the API's do the work,
+with the same per-object checks: a recruiter of one service gets "not found"
+for another's candidacy, and the attempt is audited.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import shutil
+import tempfile
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
+from jinja2.runtime import Context
+from starlette.background import BackgroundTask
+
+from ats.domain.audit import AUTHORISATION_FAILED
+from ats.domain.candidacy import decide, parse_facts
+from ats.errors import (
+    ATSError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    TooManyAttempts,
+    TransitionRefused,
+    Unauthenticated,
+)
+from ats.service import pipeline, queries
+from ats.service.app import App
+from ats.service.audit import record_event, verify
+from ats.service.audit_reports import AuditFilters
+from ats.service.audit_reports import entries as audit_entries
+from ats.service.audit_reports import export as audit_export
+from ats.service.commands import FireTrigger
+from ats.service.outbox import messages as outbox_messages
+from ats.service.sessions import UI_LANGUAGES, WebSession, session, set_language, sign_in, sign_out
+from ats.web.translations import translator
+
+COOKIE = "ats_session"
+LOGIN_COOKIE = "ats_login"  # binds the sign-in form to this browser (login CSRF)
+MAX_FORM = 64 * 1024
+AUDIT_ROLES = ("auditor", "taskforce", "admin")
+# Every page: never cached (they show personal data), never framed, scripts and styles only ours.
+HEADERS = {
+    "Cache-Control": "no-store",
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'none'; style-src 'self'; img-src 'self'; "
+    "script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
+}
+
+
+class SignInRequired(Exception):
+    """No live session: the browser is sent to the sign-in page, then back."""
+
+    def __init__(self, target: str) -> None:
+        super().__init__(target)
+        self.target = target
+
+
+class Form:
+    """A urlencoded form: repeated fields, and a clear error for a missing one."""
+
+    def __init__(self, fields: Mapping[str, list[str]]) -> None:
+        self.fields = fields
+
+    def get(self, name: str, default: str = "") -> str:
+        values = self.fields.get(name)
+        return values[0].strip() if values else default
+
+    def all(self, name: str) -> list[str]:
+        return list(self.fields.get(name, []))
+
+    def required(self, name: str) -> str:
+        value = self.get(name)
+        if not value:
+            raise InvalidInput(f"the form has no {name!r}")
+        return value
+
+
+def add_web(api: FastAPI, app: App) -> None:
+    """Mount the staff pages and their static files on ``api``."""
+    secure = app.settings.public_url.startswith("https://")
+    cookie_name = f"__Host-{COOKIE}" if secure else COOKIE
+    templates = Environment(
+        loader=PackageLoader("ats.web", "templates"),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    templates.globals["_"] = _gettext
+    templates.filters["day"] = _day
+    templates.filters["action"] = lambda trigger: str(trigger).replace("_", " ")
+    static = Path(__file__).parent / "static"
+    api.mount("/static", StaticFiles(directory=static), name="static")
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def render(
+        request: Request,
+        name: str,
+        *,
+        web: WebSession | None,
+        status: int = 200,
+        language: str | None = None,
+        **values: Any,
+    ) -> HTMLResponse:
+        html = templates.get_template(name).render(
+            web=web,
+            language=language or (web.language if web else _language(request)),
+            path=request.url.path,
+            is_auditor=bool(web and web.principal.has(*AUDIT_ROLES)),
+            **values,
+        )
+        return HTMLResponse(html, status_code=status, headers=HEADERS)
+
+    def current(request: Request) -> WebSession:
+        token = request.cookies.get(cookie_name)
+        if token:
+            try:
+                return session(app, token)
+            except Unauthenticated:
+                pass
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise SignInRequired(target)
+
+    async def posted(request: Request, web: WebSession | None) -> Form:
+        """The form of a POST, after checking it came from our page (origin and CSRF token)."""
+        origin = request.headers.get("origin")
+        if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
+            raise Forbidden("this form was sent from another site")
+        body = await request.body()
+        if len(body) > MAX_FORM:
+            raise InvalidInput("the form is too large")
+        form = Form(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
+        expected = web.csrf if web else request.cookies.get(LOGIN_COOKIE, "")
+        if not expected or not hmac.compare_digest(form.get("csrf"), expected):
+            raise Forbidden("the form has expired or did not come from this site; reload the page")
+        return form
+
+    def refuse(web: WebSession, subject: str, reason: str) -> None:
+        """Record that a signed-in user reached for something beyond their roles or services."""
+        with app.unit_of_work() as uow:
+            record_event(
+                uow,
+                app,
+                kind=AUTHORISATION_FAILED,
+                actor=web.principal.actor,
+                role=",".join(sorted(web.principal.roles)),
+                subject=subject,
+                details={"reason": reason, "via": "web"},
+            )
+            uow.commit()
+
+    def candidacy_of(web: WebSession, candidacy_id: int) -> dict[str, Any]:
+        """The candidacy if the user may see it; otherwise 404, and the attempt audited."""
+        detail = queries.candidacy(app, candidacy_id)
+        service = queries.vacancy(app, detail["vacancy"])["service"]
+        if not web.principal.can_see(service):
+            refuse(web, f"candidacy:{candidacy_id}", "out of the user's services")
+            raise NotFound(f"no candidacy {candidacy_id}")
+        return {**detail, "service": service}
+
+    @api.exception_handler(SignInRequired)
+    async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
+        return RedirectResponse(f"/login?{urlencode({'next': exc.target})}", status_code=303)
+
+    def error_page(request: Request, exc: ATSError) -> HTMLResponse:
+        web = None
+        token = request.cookies.get(cookie_name)
+        if token:
+            try:
+                web = session(app, token)
+            except ATSError:
+                web = None
+        response = render(
+            request, "error.html", web=web, status=exc.http_status, error=exc, back=_back(request)
+        )
+        if isinstance(exc, TooManyAttempts):
+            response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+
+    api.state.web_error_page = error_page
+
+    # -- sign-in ---------------------------------------------------------------------------
+
+    @api.get("/", include_in_schema=False)
+    def home(request: Request) -> Response:
+        current(request)
+        return RedirectResponse("/vacancies", status_code=303)
+
+    @api.get("/login", include_in_schema=False)
+    def login_form(request: Request, next: str = "/vacancies") -> HTMLResponse:
+        token = secrets.token_urlsafe(32)
+        response = render(
+            request,
+            "login.html",
+            web=None,
+            csrf=token,
+            next=_local(next),
+            username="",
+            error=None,
+        )
+        response.set_cookie(
+            LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=3600
+        )
+        return response
+
+    @api.post("/login", include_in_schema=False)
+    async def login(request: Request) -> Response:
+        form = await posted(request, None)
+        username, target = form.get("username"), _local(form.get("next", "/vacancies"))
+        address = request.client.host if request.client else "unknown"
+        try:
+            token, _signed_in = sign_in(app, username, form.get("password"), address=address)
+        except (Unauthenticated, TooManyAttempts) as exc:
+            failed: Response = render(
+                request,
+                "login.html",
+                web=None,
+                status=exc.http_status,
+                csrf=form.get("csrf"),
+                next=target,
+                username=username,
+                error=exc,
+            )
+            if isinstance(exc, TooManyAttempts):
+                failed.headers["Retry-After"] = str(exc.retry_after)
+            return failed
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(
+            cookie_name, token, httponly=True, samesite="lax", secure=secure, path="/"
+        )
+        response.delete_cookie(LOGIN_COOKIE)
+        return response
+
+    @api.post("/logout", include_in_schema=False)
+    async def logout(request: Request) -> Response:
+        web = current(request)
+        await posted(request, web)
+        sign_out(app, request.cookies.get(cookie_name, ""))
+        response = RedirectResponse("/login", status_code=303)
+        response.delete_cookie(cookie_name, path="/", secure=secure, httponly=True)
+        return response
+
+    @api.post("/preferences/language", include_in_schema=False)
+    async def language(request: Request) -> Response:
+        web = current(request)
+        form = await posted(request, web)
+        set_language(app, web.principal.user_id, form.get("language"))
+        return RedirectResponse(_local(form.get("next", "/vacancies")), status_code=303)
+
+    # -- vacancies and the board ----------------------------------------------------------
+
+    @api.get("/vacancies", include_in_schema=False)
+    def vacancy_list(request: Request) -> HTMLResponse:
+        web = current(request)
+        rows = [
+            v for v in queries.vacancies(app, web.language) if web.principal.can_see(v["service"])
+        ]
+        return render(request, "vacancies.html", web=web, vacancies=rows)
+
+    @api.get("/vacancies/{code}", include_in_schema=False)
+    def vacancy_board(request: Request, code: str, moved: int | None = None) -> HTMLResponse:
+        web = current(request)
+        try:
+            data = pipeline.board(app, code, web.principal, language=web.language)
+        except NotFound:
+            refuse(web, f"vacancy:{code}", "out of the user's services or unknown")
+            raise
+        notice = _moved_notice(web, moved)
+        return render(request, "board.html", web=web, board=data, notice=notice)
+
+    @api.post("/vacancies/{code}/bulk", include_in_schema=False)
+    async def vacancy_bulk(request: Request, code: str) -> HTMLResponse:
+        web = current(request)
+        form = await posted(request, web)
+        data = pipeline.board(app, code, web.principal, language=web.language)
+        items = pipeline.parse_bulk_items(form.all("select"))
+        trigger = form.required("bulk_trigger")
+        role = web.principal.acting_as(form.get("bulk_role") or _only(data["roles"]))
+        reason = form.get("bulk_reason") or None
+        common: dict[str, Any] = {
+            "board": data,
+            "trigger": trigger,
+            "role": role,
+            "reason": reason or "",
+        }
+        if form.get("step") != "confirm":
+            reviewed = pipeline.review_bulk(
+                app,
+                web.principal,
+                items,
+                trigger=trigger,
+                role=role,
+                reason=reason,
+                language=web.language,
+            )
+            return render(request, "bulk_review.html", web=web, reviewed=reviewed, **common)
+        results = pipeline.fire_bulk(
+            app, web.principal, items, trigger=trigger, role=role, reason=reason
+        )
+        return render(request, "bulk_result.html", web=web, results=results, **common)
+
+    # -- one candidacy ---------------------------------------------------------------------
+
+    @api.get("/candidacies/{candidacy_id}", include_in_schema=False)
+    def candidacy_page(
+        request: Request, candidacy_id: int, moved: int | None = None
+    ) -> HTMLResponse:
+        web = current(request)
+        return candidacy_view(request, web, candidacy_id, notice=_moved_notice(web, moved))
+
+    def candidacy_view(
+        request: Request,
+        web: WebSession,
+        candidacy_id: int,
+        *,
+        notice: str | None = None,
+        error: ATSError | None = None,
+        status: int = 200,
+    ) -> HTMLResponse:
+        detail = candidacy_of(web, candidacy_id)
+        with app.unit_of_work() as uow:
+            found = uow.candidacies.get(candidacy_id)
+            assert found is not None  # noqa: S101 - read just above
+            definition = app.registry.definition(uow, found[0].workflow_version_id)
+        roles = [
+            r
+            for r in pipeline.workflow_roles(web.principal)
+            if web.principal.can_act_on(detail["service"], r)
+        ]
+        allowed, blocked = [], []
+        for spec in definition.transitions:
+            if detail["state"] not in spec.sources:
+                continue
+            to_label = _state_label(definition, spec.dest, web.language)
+            mine = [r for r in roles if r in spec.roles]
+            if not mine:
+                why = (
+                    _gettext_in(web.language, "happens by itself when the deadline passes")
+                    if spec.roles == {"system"}
+                    else _gettext_in(web.language, "only {roles} may do this").format(
+                        roles=", ".join(sorted(spec.roles))
+                    )
+                )
+                blocked.append({"trigger": spec.trigger, "to_label": to_label, "why_not": [why]})
+                continue
+            verdict = decide(
+                definition,
+                detail["state"],
+                detail["facts"],
+                spec.trigger,
+                mine[0],
+                check_reason=False,
+            )
+            allowed.append(
+                {
+                    "trigger": spec.trigger,
+                    "role": mine[0],
+                    "to_label": to_label,
+                    "allowed": verdict.allowed,
+                    "why_not": list(verdict.reasons),  # facts or a reason the form can supply
+                    "needs_reason": spec.reason_required,
+                    "fields": [
+                        _field(
+                            definition.facts[name], detail["facts"], web.language, app.settings.zone
+                        )
+                        for name in pipeline.fact_fields(spec)
+                    ],
+                }
+            )
+        return render(
+            request,
+            "candidacy.html",
+            web=web,
+            status=status,
+            c=detail,
+            state_label=_state_label(definition, detail["state"], web.language),
+            facts=[
+                {
+                    "name": name,
+                    "label": spec.label.get(web.language) or spec.label.get("en") or name,
+                    "value": detail["facts"].get(name),
+                }
+                for name, spec in definition.facts.items()
+                if name in detail["facts"]
+            ],
+            timeline=queries.history(app, candidacy_id),
+            timers=pipeline.pending_timers(app, candidacy_id),
+            emails=outbox_messages(app, candidacy=candidacy_id, limit=100),
+            allowed=allowed,
+            blocked=blocked,
+            labels={n: _state_label(definition, n, web.language) for n in definition.states},
+            notice=notice,
+            error=error,
+        )
+
+    @api.post("/candidacies/{candidacy_id}/fire", include_in_schema=False)
+    async def candidacy_fire(request: Request, candidacy_id: int) -> Response:
+        web = current(request)
+        form = await posted(request, web)
+        trigger, role, version = _action(form.required("action"))
+        detail = candidacy_of(web, candidacy_id)
+        if not web.principal.can_act_on(detail["service"], web.principal.acting_as(role)):
+            refuse(web, f"candidacy:{candidacy_id}", f"may not act as {role} here")
+            raise NotFound(f"no candidacy {candidacy_id} within your services")
+        raw_facts = {
+            name.removeprefix("fact."): value[0]
+            for name, value in form.fields.items()
+            if name.startswith("fact.") and value and value[0].strip()
+        }
+        try:
+            with app.unit_of_work() as uow:
+                found = uow.candidacies.get(candidacy_id)
+                assert found is not None  # noqa: S101 - read just above
+                definition = app.registry.definition(uow, found[0].workflow_version_id)
+            app.handle(
+                FireTrigger(
+                    candidacy_id=candidacy_id,
+                    trigger=trigger,
+                    actor=web.principal.actor,
+                    role=role,
+                    reason=form.get("reason") or None,
+                    facts=dict(parse_facts(definition, raw_facts)),
+                    expected_version=version,
+                )
+            )
+        except (TransitionRefused, InvalidInput, Forbidden) as exc:
+            return candidacy_view(request, web, candidacy_id, error=exc, status=exc.http_status)
+        back = form.get("back")
+        if back.startswith("/vacancies/"):
+            return RedirectResponse(
+                f"{_local(back)}?moved={candidacy_id}#c{candidacy_id}", status_code=303
+            )
+        return RedirectResponse(
+            f"/candidacies/{candidacy_id}?moved={candidacy_id}", status_code=303
+        )
+
+    def _moved_notice(web: WebSession, moved: int | None) -> str | None:
+        """Say where a just-moved candidacy is now: read from the database, never from the URL."""
+        if moved is None:
+            return None
+        try:
+            detail = candidacy_of(web, moved)
+        except NotFound:
+            return None
+        return _gettext_in(web.language, "{name} is now in “{state}”.").format(
+            name=detail["candidate"]["name"], state=_any_label(detail, web.language)
+        )
+
+    def _any_label(detail: dict[str, Any], language: str) -> str:
+        with app.unit_of_work() as uow:
+            found = uow.candidacies.get(detail["id"])
+            assert found is not None  # noqa: S101 - read just above
+            definition = app.registry.definition(uow, found[0].workflow_version_id)
+        return _state_label(definition, detail["state"], language)
+
+    # -- search ----------------------------------------------------------------------------
+
+    @api.get("/search", include_in_schema=False)
+    def search(
+        request: Request, q: str = "", vacancy: str = "", state: str = "", page: int = 1
+    ) -> HTMLResponse:
+        web = current(request)
+        q, vacancy, state = q[:100], vacancy[:32], state[:64]
+        found = (
+            pipeline.search(
+                app,
+                web.principal,
+                q=q,
+                vacancy=vacancy or None,
+                state=state or None,
+                page=max(1, min(page, 100_000)),
+            )
+            if q.strip() or vacancy or state
+            else None
+        )
+        return render(
+            request, "search.html", web=web, q=q, vacancy=vacancy, state=state, found=found
+        )
+
+    # -- auditors --------------------------------------------------------------------------
+
+    def auditor(request: Request) -> WebSession:
+        web = current(request)
+        if not web.principal.has(*AUDIT_ROLES):
+            refuse(web, "web:audit", "needs auditor, taskforce or admin")
+            raise Forbidden("the audit pages are for auditors, the taskforce and admins")
+        return web
+
+    def audit_filters(request: Request) -> tuple[AuditFilters, dict[str, str]]:
+        chosen = {
+            k: request.query_params.get(k, "").strip()[:64]
+            for k in ("candidacy", "vacancy", "actor", "trigger", "state", "since", "until")
+        }
+        candidacy = chosen["candidacy"]
+        if candidacy and not candidacy.isdigit():
+            raise InvalidInput(f"candidacy: expected a number, got {candidacy!r}")
+        filters = AuditFilters.parse(
+            candidacy=int(candidacy) if candidacy else None,
+            **{k: v or None for k, v in chosen.items() if k != "candidacy"},
+        )
+        return filters, chosen
+
+    @api.get("/audit", include_in_schema=False)
+    def audit_page(request: Request) -> HTMLResponse:
+        web = auditor(request)
+        filters, chosen = audit_filters(request)
+        rows = audit_entries(app, filters, limit=501)
+        query = urlencode({k: v for k, v in chosen.items() if v})
+        return render(
+            request,
+            "audit.html",
+            web=web,
+            chosen=chosen,
+            rows=rows[:500],
+            more=len(rows) > 500,
+            query=query,
+            report=None,
+            can_export=web.principal.has("auditor", "admin"),
+        )
+
+    @api.post("/audit/verify", include_in_schema=False)
+    async def audit_verify(request: Request) -> HTMLResponse:
+        web = auditor(request)
+        await posted(request, web)
+        report = verify(app)
+        return render(
+            request,
+            "audit.html",
+            web=web,
+            chosen={},
+            rows=[],
+            more=False,
+            query="",
+            report=report.to_dict(),
+            can_export=web.principal.has("auditor", "admin"),
+        )
+
+    @api.get("/audit/export", include_in_schema=False)
+    def audit_download(request: Request, format: str = "csv") -> Response:
+        web = auditor(request)
+        if not web.principal.has("auditor", "admin"):
+            refuse(web, "web:audit-export", "needs auditor or admin")
+            raise Forbidden("exports are for auditors and admins")
+        if format not in ("csv", "jsonl"):
+            raise InvalidInput(f"format {format!r}: choose csv or jsonl")
+        filters, _ = audit_filters(request)
+        folder = Path(tempfile.mkdtemp(prefix="ats-export-"))
+        target = folder / f"audit.{format}"
+        try:
+            result = audit_export(
+                app, filters, fmt=format, out=target, exporter=web.principal.actor
+            )
+        except BaseException:
+            shutil.rmtree(folder, ignore_errors=True)
+            raise
+        return FileResponse(
+            result.path,
+            media_type="text/csv" if format == "csv" else "application/x-ndjson",
+            filename=target.name,
+            headers={
+                "X-ATS-Rows": str(result.manifest["rows"]),
+                "X-ATS-SHA256": str(result.manifest["sha256"]),
+                "Cache-Control": "no-store",
+            },
+            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
+        )
+
+
+# -- small pure helpers ------------------------------------------------------------------
+
+
+@pass_context
+def _gettext(context: Context, text: str) -> str:
+    return _gettext_in(str(context.get("language", "en")), text)
+
+
+def _gettext_in(language: str, text: str) -> str:
+    return translator(language)(text)
+
+
+def _day(value: datetime | None, language: str) -> str:
+    if value is None:
+        return ""
+    return format_date(value.date(), "medium", locale=f"{language}_BE")
+
+
+def _language(request: Request) -> str:
+    """Before sign-in: the browser's first interface language we speak, else English."""
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip()[:2].lower()
+        if code in UI_LANGUAGES:
+            return code
+    return "en"
+
+
+def _local(target: str) -> str:
+    """Only paths on this site are followed after sign-in (no open redirect)."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/vacancies"
+    return quote(target, safe="/?=&#%:.-_~+")
+
+
+def _back(request: Request) -> str:
+    referer = urlsplit(request.headers.get("referer", ""))
+    if referer.netloc and referer.netloc != request.headers.get("host"):
+        return "/vacancies"
+    return _local(referer.path or "/vacancies")
+
+
+def _only(roles: list[str]) -> str | None:
+    return roles[0] if len(roles) == 1 else None
+
+
+def _action(value: str) -> tuple[str, str, int | None]:
+    """``trigger:role:version`` from an action button."""
+    parts = value.split(":")
+    if len(parts) != 3 or not parts[0] or not parts[1] or not (parts[2].isdigit() or not parts[2]):
+        raise InvalidInput(f"action {value!r}: expected trigger:role:version")
+    return parts[0], parts[1], int(parts[2]) if parts[2] else None
+
+
+def _state_label(definition: Any, state: str | None, language: str) -> str:
+    spec = definition.states.get(state or "")
+    if spec is None:
+        return state or ""
+    return str(spec.label.get(language) or spec.label.get("en") or state)
+
+
+def _field(spec: Any, known: Mapping[str, Any], language: str, zone: ZoneInfo) -> dict[str, Any]:
+    value = known.get(spec.name)
+    if spec.type == "datetime" and isinstance(value, str):  # stored in UTC, typed in Brussels
+        value = datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%dT%H:%M")
+    return {
+        "name": spec.name,
+        "type": spec.type,
+        "label": spec.label.get(language) or spec.label.get("en") or spec.name,
+        "choices": list(spec.choices),
+        "min": spec.minimum,
+        "max": spec.maximum,
+        "value": "" if value is None else value,
+    }
