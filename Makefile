@@ -4,13 +4,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format docs clean help
+.PHONY: run test lint format docs screenshots clean help
 
 help:
 	@echo "make run    - set up, initialise the SQLite database, seed the demo and serve it on http://127.0.0.1:8000"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make lint   - ruff and mypy --strict"
 	@echo "make docs   - regenerate the workflow diagrams in docs/workflows.md"
+	@echo "make screenshots - retake docs/screenshots/*.png in chromium"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ATS needs Python 3.11 or newer")'
@@ -37,6 +38,9 @@ format: $(STAMP)
 
 docs: $(STAMP)
 	$(BIN)/python -m ats.docs  # workflow diagrams and docs/openapi.json
+
+screenshots: $(STAMP)  # docs/screenshots/*.png, taken by the browser tests (needs chromium)
+	ATS_SCREENSHOTS=docs/screenshots $(BIN)/pytest -p no:cacheprovider tests/e2e/test_browser.py -k screenshots
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -21,11 +21,11 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from starlette.background import BackgroundTask
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ats import __version__
 from ats.api.problems import problem_response
 from ats.domain.access import Principal
-from ats.domain.audit import AUTHORISATION_FAILED
 from ats.errors import (
     ATSError,
     Forbidden,
@@ -36,7 +36,7 @@ from ats.errors import (
 )
 from ats.service import pipeline, queries
 from ats.service.app import App
-from ats.service.audit import record_event
+from ats.service.audit import record_refusal
 from ats.service.audit_reports import AuditFilters
 from ats.service.audit_reports import entries as audit_entries
 from ats.service.audit_reports import export as audit_export_file
@@ -44,7 +44,7 @@ from ats.service.commands import FireTrigger
 from ats.service.outbox import messages as outbox_messages
 from ats.service.status_page import WORDS, candidacy_for, page, withdraw
 from ats.service.users import authenticate_token
-from ats.web.app import add_web
+from ats.web.app import FormBody, add_web
 from ats.worker import workers
 
 API = "/api/v1"
@@ -149,24 +149,38 @@ def create_api(app: App) -> FastAPI:
         redoc_url=None,
     )
 
+    def answer(request: Request, exc: ATSError, status: int | None = None) -> Response:
+        """Problem details for the API; for the staff pages, a page saying what went wrong."""
+        web_page = getattr(api.state, "web_error_page", None)
+        if web_page is not None and not request.url.path.startswith(f"{API}/"):
+            return web_page(request, exc, status)  # type: ignore[no-any-return]
+        return problem_response(exc, instance=str(request.url.path), status=status)
+
+    # Plain functions: Starlette runs them in its thread pool (a web error page reads the session).
     @api.exception_handler(ATSError)
-    async def ats_error(request: Request, exc: ATSError) -> Response:
-        if not request.url.path.startswith(f"{API}/") and hasattr(api.state, "web_error_page"):
-            return api.state.web_error_page(request, exc)  # type: ignore[no-any-return]
-        return problem_response(exc, instance=str(request.url.path))
+    def ats_error(request: Request, exc: ATSError) -> Response:
+        return answer(request, exc)
 
     @api.exception_handler(DBAPIError)
-    async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
-        return problem_response(database_problem(exc), instance=str(request.url.path), status=503)
+    def database_error(request: Request, exc: DBAPIError) -> Response:
+        return answer(request, database_problem(exc), status=503)
 
     @api.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         where = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return problem_response(
-            InvalidInput(f"the request is malformed: {where}"),
-            instance=str(request.url.path),
-            status=422,
-        )
+        return answer(request, InvalidInput(f"the request is malformed: {where}"), status=422)
+
+    @api.exception_handler(StarletteHTTPException)
+    def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 404:
+            return answer(request, NotFound(f"no page {request.url.path[:100]!r}"))
+        if exc.status_code == 405:
+            return answer(
+                request,
+                InvalidInput(f"{request.method} is not how {request.url.path[:100]!r} is used"),
+                status=405,
+            )
+        return answer(request, InvalidInput(str(exc.detail)), status=exc.status_code)
 
     def principal(authorization: Annotated[str | None, Header()] = None) -> Principal:
         scheme, _, token = (authorization or "").partition(" ")
@@ -186,17 +200,13 @@ def create_api(app: App) -> FastAPI:
         service = queries.vacancy(app, detail["vacancy"])["service"]
         allowed = who.can_see(service) and (acting_as is None or who.can_act_on(service, acting_as))
         if not allowed:
-            with app.unit_of_work() as uow:
-                record_event(
-                    uow,
-                    app,
-                    kind=AUTHORISATION_FAILED,
-                    actor=who.actor,
-                    role=",".join(sorted(who.roles)),
-                    subject=f"candidacy:{candidacy_id}",
-                    details={"reason": "out of the user's services"},
-                )
-                uow.commit()
+            record_refusal(
+                app,
+                actor=who.actor,
+                roles=who.roles,
+                subject=f"candidacy:{candidacy_id}",
+                reason="out of the user's services",
+            )
             raise NotFound(f"no candidacy {candidacy_id}")
         return detail
 
@@ -292,17 +302,14 @@ def create_api(app: App) -> FastAPI:
 
     def require(who: Principal, *roles: str) -> None:
         if not who.has(*roles):
-            with app.unit_of_work() as uow:
-                record_event(
-                    uow,
-                    app,
-                    kind=AUTHORISATION_FAILED,
-                    actor=who.actor,
-                    role=",".join(sorted(who.roles)),
-                    subject="api",
-                    details={"needs": sorted(roles)},
-                )
-                uow.commit()
+            record_refusal(
+                app,
+                actor=who.actor,
+                roles=who.roles,
+                subject="api",
+                reason=f"needs one of {', '.join(sorted(roles))}",
+                needs=sorted(roles),
+            )
             raise Forbidden(f"this needs one of the roles: {', '.join(roles)}")
 
     def filters(
@@ -413,9 +420,9 @@ def create_api(app: App) -> FastAPI:
         return status_html(token)
 
     @api.post("/status/{token}/withdraw", include_in_schema=False)
-    async def status_withdraw(token: str, request: Request) -> HTMLResponse:
+    def status_withdraw(token: str, body: FormBody) -> HTMLResponse:
         """Withdraw, after the candidate ticked the confirmation; a transition by the candidate."""
-        form = parse_qs((await request.body()).decode("utf-8", "replace"))
+        form = parse_qs(body.decode("utf-8", "replace"))
         try:
             candidacy_id = candidacy_for(app, token)
         except NotFound:

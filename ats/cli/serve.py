@@ -20,8 +20,22 @@ from ats.cli.context import Context, pass_context
     is_flag=True,
     help="On an empty database, seed the demo hiring drive and a user per role; print the logins.",
 )
+@click.option(
+    "--forwarded-allow-ips",
+    metavar="IPS",
+    default=None,
+    help="Proxies (comma-separated addresses) whose X-Forwarded-For is believed; "
+    "by default none is, and the sign-in limit counts the connecting address.",
+)
 @pass_context
-def serve(ctx: Context, host: str, port: int, no_worker: bool, demo: bool) -> None:
+def serve(
+    ctx: Context,
+    host: str,
+    port: int,
+    no_worker: bool,
+    demo: bool,
+    forwarded_allow_ips: str | None,
+) -> None:
     """Serve the staff pages on http://HOST:PORT/ and the API under /api/v1."""
     import threading
 
@@ -38,7 +52,14 @@ def serve(ctx: Context, host: str, port: int, no_worker: bool, demo: bool) -> No
         threading.Thread(target=runner.run_in_background, name="ats-worker", daemon=True).start()
     click.echo(f"ATS on http://{host}:{port}/ (API: /api/v1, its docs: /api/v1/docs)")
     try:
-        uvicorn.run(create_api(app), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_api(app),
+            host=host,
+            port=port,
+            log_level="warning",
+            proxy_headers=forwarded_allow_ips is not None,
+            forwarded_allow_ips=forwarded_allow_ips,
+        )
     finally:
         if runner is not None:
             runner.stopping.set()

@@ -120,6 +120,10 @@ class FactSpec:
                     f"fact {self.name}: expected a time like 2021-07-24T09:00 (Brussels) "
                     f"or with an offset, got {text!r}"
                 ) from None
+            if not 1900 <= moment.year <= 2100:  # also keeps offsets and durations from overflowing
+                raise InvalidInput(
+                    f"fact {self.name}: {text!r} is not a plausible date (years 1900 to 2100)"
+                )
             if moment.tzinfo is None:
                 moment = moment.replace(tzinfo=LOCAL_ZONE)
             return moment.astimezone(UTC).isoformat()  # UTC inside

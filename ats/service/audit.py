@@ -11,7 +11,7 @@ candidacy's state.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
@@ -23,7 +23,14 @@ from sqlalchemy import RowMapping, select
 
 from ats.adapters.db.store import AUDIT, CANDIDACY, CANDIDATE, CHECKPOINT, EVENT, take_lock
 from ats.adapters.signing import load_signer, load_verifier
-from ats.domain.audit import GENESIS, AuditEntry, AuditEvent, Chained, Checkpoint
+from ats.domain.audit import (
+    AUTHORISATION_FAILED,
+    GENESIS,
+    AuditEntry,
+    AuditEvent,
+    Chained,
+    Checkpoint,
+)
 from ats.errors import InvalidInput, NotFound
 from ats.service.app import App
 from ats.service.unit_of_work import UnitOfWork
@@ -53,6 +60,24 @@ def record_event(
         request_id=request_id,
         process=app.process,
     )
+
+
+def record_refusal(
+    app: App, *, actor: str, roles: Iterable[str], subject: str, reason: str, **details: object
+) -> None:
+    """Audit a reach beyond a user's roles or services, in its own transaction."""
+    held = sorted(roles)
+    with app.unit_of_work() as uow:
+        record_event(
+            uow,
+            app,
+            kind=AUTHORISATION_FAILED,
+            actor=actor[:200],
+            role=",".join(held)[:32],  # the column is short; details keeps them all
+            subject=subject[:200],
+            details={"reason": reason, "roles": held, **details},
+        )
+        uow.commit()
 
 
 # -- checkpoints ---------------------------------------------------------------------------

@@ -8,25 +8,40 @@ the ordinary transition handler one by one, so each is its own transaction.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
+import structlog
 from sqlalchemy import ColumnElement, Table, func, or_, select
 
+from ats.adapters.db.engine import lowered
 from ats.adapters.db.models import TimerRow
 from ats.domain.access import WORKFLOW_ROLE, Principal
-from ats.domain.audit import AUTHORISATION_FAILED
 from ats.domain.candidacy import decide, options
 from ats.domain.workflow import TransitionSpec, WorkflowDefinition
 from ats.errors import ATSError, InvalidInput, NotFound
 from ats.service import queries
 from ats.service.app import App
-from ats.service.audit import record_event
+from ats.service.audit import record_refusal
 from ats.service.commands import FireTrigger
 from ats.service.queries import CANDIDACY, CANDIDATE, local_time
 
+log = structlog.get_logger("ats")
 TIMER = cast(Table, TimerRow.__table__)
+MAX_ID = 2**31 - 1  # ids and versions are 32-bit integers in the database
+_NUMBER = re.compile(r"[0-9]{1,10}")
+
+
+def number(text: str | None, *, low: int = 1) -> int | None:
+    """A database id or version typed by a user (ASCII digits, in range), else None."""
+    if text is None or not _NUMBER.fullmatch(text):
+        return None
+    value = int(text)
+    return value if low <= value <= MAX_ID else None
+
+
 FINAL_CARDS = 12  # finished candidacies are counted in full, shown only as the latest few
 
 
@@ -47,9 +62,12 @@ def board(
     app: App, code: str, who: Principal, *, language: str, per_column: int = 60
 ) -> dict[str, Any]:
     """A column per state of the vacancy's workflow, with counts and cards (oldest first)."""
-    vacancy = queries.vacancy(app, code)
-    if not who.can_see(vacancy["service"]):
-        raise NotFound(f"no vacancy {code!r}")
+    try:
+        vacancy = queries.vacancy(app, code)
+    except NotFound:
+        vacancy = None
+    if vacancy is None or not who.can_see(vacancy["service"]):
+        raise NotFound(f"no vacancy {code[:40]!r} among yours")  # the same for both: leaks nothing
     now = app.clock.now()
     roles = [r for r in workflow_roles(who) if who.can_act_on(vacancy["service"], r)]
     due = (
@@ -116,6 +134,8 @@ def board(
                         "to_label": _label(definitions, d.dest or "", language),
                         # Fired from the card when nothing is to be typed; else via its form.
                         "direct": d.allowed and not spec.reason_required and not spec.invitation,
+                        # Ending a candidacy for good asks for one more click.
+                        "final": bool(d.dest and definition.states[d.dest].final),
                     }
                 )
         card = {
@@ -124,7 +144,7 @@ def board(
             "version": row.version,
             "days": max(0, (now - row.state_entered_at).days),
             "since": local_time(row.state_entered_at, app.settings.zone),
-            "deadline": app.renderer.format_day(row.due, language) if row.due else None,
+            "deadline": row.due,  # UTC; the page shows the Brussels day
             "overdue": row.due is not None and row.due <= now,
             "actions": actions,
         }
@@ -169,8 +189,7 @@ def search(
     per_page: int = 50,
 ) -> dict[str, Any]:
     """Candidacies of the caller's services by name, email, candidate reference or id; paged."""
-    services = sorted({v["service"] for v in queries.vacancies(app) if who.can_see(v["service"])})
-    codes = [v["code"] for v in queries.vacancies(app) if v["service"] in services]
+    codes = [v["code"] for v in queries.vacancies(app) if who.can_see(v["service"])]
     query = (
         select(
             CANDIDACY.c.id,
@@ -195,12 +214,13 @@ def search(
             "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         )
         conditions: list[ColumnElement[bool]] = [
-            func.lower(CANDIDATE.c.name).like(needle, escape="\\"),
-            func.lower(CANDIDATE.c.email).like(needle, escape="\\"),
-            func.lower(CANDIDATE.c.key) == text.lower(),
+            lowered(CANDIDATE.c.name).like(needle, escape="\\"),
+            lowered(CANDIDATE.c.email).like(needle, escape="\\"),
+            lowered(CANDIDATE.c.key) == text.lower(),
         ]
-        if text.isdigit() and int(text) < 2**31:
-            conditions.append(CANDIDACY.c.id == int(text))
+        wanted = number(text)
+        if wanted is not None:
+            conditions.append(CANDIDACY.c.id == wanted)
         query = query.where(or_(*conditions))
     with app.engine.connect() as connection:
         total = connection.execute(select(func.count()).select_from(query.subquery())).scalar_one()
@@ -239,10 +259,11 @@ def parse_bulk_items(values: Sequence[str]) -> list[BulkItem]:
     """``id:version`` pairs from a form; InvalidInput names the first malformed one."""
     items = []
     for value in values:
-        number, _, version = value.partition(":")
-        if not number.isdigit() or (version and not version.isdigit()):
-            raise InvalidInput(f"selection {value!r}: expected candidacy:version, like 12:3")
-        items.append(BulkItem(int(number), int(version) if version else None))
+        candidacy_text, _, version_text = value.partition(":")
+        candidacy, version = number(candidacy_text), number(version_text, low=0)
+        if candidacy is None or (version_text and version is None):
+            raise InvalidInput(f"selection {value[:40]!r}: expected candidacy:version, like 12:3")
+        items.append(BulkItem(candidacy, version))
     if not items:
         raise InvalidInput("select at least one candidacy")
     if len(items) > 500:
@@ -259,6 +280,7 @@ def review_bulk(
     role: str,
     reason: str | None,
     language: str,
+    vacancy: str | None = None,
 ) -> list[dict[str, Any]]:
     """What firing ``trigger`` on each item would do, before anything is done."""
     reviewed = []
@@ -266,7 +288,7 @@ def review_bulk(
         try:
             detail = queries.candidacy(app, item.candidacy)
             service = queries.vacancy(app, detail["vacancy"])["service"]
-            if not who.can_see(service):
+            if not who.can_see(service) or (vacancy and detail["vacancy"] != vacancy):
                 raise NotFound(f"no candidacy {item.candidacy}")
         except NotFound:
             reviewed.append(
@@ -306,16 +328,29 @@ def fire_bulk(
     role: str,
     reason: str | None,
     facts: dict[str, object] | None = None,
+    vacancy: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Fire ``trigger`` on each item in its own transaction; per item, moved or why not."""
+    """Fire ``trigger`` on each item in its own transaction; per item, moved or why not.
+
+    One item's failure, even an unexpected one, never stops the others: the
+    moves made stay made, and the result says which failed and why.
+    """
     results: list[dict[str, Any]] = []
     for item in items:
         name = None
         try:
             detail = queries.candidacy(app, item.candidacy)
             service = queries.vacancy(app, detail["vacancy"])["service"]
+            if vacancy and detail["vacancy"] != vacancy:
+                raise NotFound(f"candidacy {item.candidacy} is not one of vacancy {vacancy}")
             if not (who.can_see(service) and who.can_act_on(service, role)):
-                _refused(app, who, item.candidacy, f"may not act as {role} in service {service}")
+                record_refusal(
+                    app,
+                    actor=who.actor,
+                    roles=who.roles,
+                    subject=f"candidacy:{item.candidacy}",
+                    reason=f"may not act as {role} in service {service}",
+                )
                 raise NotFound(f"no candidacy {item.candidacy}")
             name = detail["candidate"]["name"]
             event = app.handle(
@@ -340,6 +375,18 @@ def fire_bulk(
                 }
             )
             continue
+        except Exception:  # reported per item; the moves already made stand
+            log.exception("bulk.item_failed", candidacy=item.candidacy, trigger=trigger)
+            results.append(
+                {
+                    "candidacy": item.candidacy,
+                    "name": name,
+                    "status": 500,
+                    "title": "InternalError",
+                    "detail": "an unexpected error stopped this one; it was logged",
+                }
+            )
+            continue
         results.append(
             {
                 "candidacy": item.candidacy,
@@ -350,21 +397,6 @@ def fire_bulk(
             }
         )
     return results
-
-
-def _refused(app: App, who: Principal, candidacy_id: int, reason: str) -> None:
-    """Audit a reach beyond the user's services or roles (the caller then answers 404)."""
-    with app.unit_of_work() as uow:
-        record_event(
-            uow,
-            app,
-            kind=AUTHORISATION_FAILED,
-            actor=who.actor,
-            role=",".join(sorted(who.roles)),
-            subject=f"candidacy:{candidacy_id}",
-            details={"reason": reason},
-        )
-        uow.commit()
 
 
 def pending_timers(app: App, candidacy_id: int) -> list[dict[str, Any]]:

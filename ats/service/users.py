@@ -28,7 +28,7 @@ _HASHER = PasswordHasher()
 
 
 @functools.cache
-def _dummy_hash() -> str:
+def dummy_password_hash() -> str:
     """Verified against when the user is unknown: a wrong username costs as long as a wrong password."""
     return _HASHER.hash(secrets.token_urlsafe(16))
 
@@ -199,7 +199,7 @@ def authenticate_password(app: App, username: str, password: str) -> Principal:
         ).first()
     try:
         usable = row is not None and not row.disabled and bool(row.password_hash)
-        _HASHER.verify(row.password_hash if usable and row else _dummy_hash(), password)
+        _HASHER.verify(row.password_hash if usable and row else dummy_password_hash(), password)
         if not usable:
             raise VerificationError
     except (VerificationError, InvalidHashError):

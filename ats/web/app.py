@@ -16,22 +16,22 @@ import tempfile
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
 from starlette.background import BackgroundTask
 
-from ats.domain.audit import AUTHORISATION_FAILED
 from ats.domain.candidacy import decide, parse_facts
 from ats.errors import (
     ATSError,
+    ConflictError,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -41,19 +41,21 @@ from ats.errors import (
 )
 from ats.service import pipeline, queries
 from ats.service.app import App
-from ats.service.audit import record_event, verify
+from ats.service.audit import record_refusal, verify
 from ats.service.audit_reports import AuditFilters
 from ats.service.audit_reports import entries as audit_entries
 from ats.service.audit_reports import export as audit_export
 from ats.service.commands import FireTrigger
 from ats.service.outbox import messages as outbox_messages
 from ats.service.sessions import UI_LANGUAGES, WebSession, session, set_language, sign_in, sign_out
+from ats.service.users import dummy_password_hash
 from ats.web.translations import translator
 
 COOKIE = "ats_session"
 LOGIN_COOKIE = "ats_login"  # binds the sign-in form to this browser (login CSRF)
 MAX_FORM = 64 * 1024
 AUDIT_ROLES = ("auditor", "taskforce", "admin")
+AUDIT_FILTERS = ("candidacy", "vacancy", "actor", "trigger", "state", "since", "until")
 # Every page: never cached (they show personal data), never framed, scripts and styles only ours.
 HEADERS = {
     "Cache-Control": "no-store",
@@ -64,6 +66,22 @@ HEADERS = {
     "script-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
+
+
+async def _form_body(request: Request) -> bytes:
+    """The raw body of a form POST, refused past MAX_FORM without reading the rest."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_FORM:
+            raise InvalidInput(f"the form is larger than {MAX_FORM // 1024} KB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+# Routes are plain functions (run in a thread pool: argon2 and the database block);
+# only reading the body is async.
+FormBody = Annotated[bytes, Depends(_form_body)]
 
 
 class SignInRequired(Exception):
@@ -84,6 +102,11 @@ class Form:
         values = self.fields.get(name)
         return values[0].strip() if values else default
 
+    def raw(self, name: str) -> str:
+        """Exactly as typed (passwords: surrounding spaces are part of them)."""
+        values = self.fields.get(name)
+        return values[0] if values else ""
+
     def all(self, name: str) -> list[str]:
         return list(self.fields.get(name, []))
 
@@ -98,6 +121,7 @@ def add_web(api: FastAPI, app: App) -> None:
     """Mount the staff pages and their static files on ``api``."""
     secure = app.settings.public_url.startswith("https://")
     cookie_name = f"__Host-{COOKIE}" if secure else COOKIE
+    login_cookie = f"__Host-{LOGIN_COOKIE}" if secure else LOGIN_COOKIE
     templates = Environment(
         loader=PackageLoader("ats.web", "templates"),
         autoescape=True,
@@ -106,8 +130,9 @@ def add_web(api: FastAPI, app: App) -> None:
         lstrip_blocks=True,
     )
     templates.globals["_"] = _gettext
-    templates.filters["day"] = _day
+    templates.filters["day"] = lambda value, language: _day(value, language, app.settings.zone)
     templates.filters["action"] = lambda trigger: str(trigger).replace("_", " ")
+    dummy_password_hash()  # now, not on the first sign-in with an unknown name (timing)
     static = Path(__file__).parent / "static"
     api.mount("/static", StaticFiles(directory=static), name="static")
 
@@ -138,36 +163,33 @@ def add_web(api: FastAPI, app: App) -> None:
                 return session(app, token)
             except Unauthenticated:
                 pass
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        if request.method == "GET":
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        else:  # a form sent after the session ended: return to the page it came from
+            target = _back(request)
         raise SignInRequired(target)
 
-    async def posted(request: Request, web: WebSession | None) -> Form:
+    def posted(request: Request, body: bytes, web: WebSession | None) -> Form:
         """The form of a POST, after checking it came from our page (origin and CSRF token)."""
         origin = request.headers.get("origin")
         if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
             raise Forbidden("this form was sent from another site")
-        body = await request.body()
-        if len(body) > MAX_FORM:
-            raise InvalidInput("the form is too large")
         form = Form(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
-        expected = web.csrf if web else request.cookies.get(LOGIN_COOKIE, "")
+        expected = web.csrf if web else request.cookies.get(login_cookie, "")
         if not expected or not hmac.compare_digest(form.get("csrf"), expected):
             raise Forbidden("the form has expired or did not come from this site; reload the page")
         return form
 
     def refuse(web: WebSession, subject: str, reason: str) -> None:
         """Record that a signed-in user reached for something beyond their roles or services."""
-        with app.unit_of_work() as uow:
-            record_event(
-                uow,
-                app,
-                kind=AUTHORISATION_FAILED,
-                actor=web.principal.actor,
-                role=",".join(sorted(web.principal.roles)),
-                subject=subject,
-                details={"reason": reason, "via": "web"},
-            )
-            uow.commit()
+        record_refusal(
+            app,
+            actor=web.principal.actor,
+            roles=web.principal.roles,
+            subject=subject,
+            reason=reason,
+            via="web",
+        )
 
     def candidacy_of(web: WebSession, candidacy_id: int) -> dict[str, Any]:
         """The candidacy if the user may see it; otherwise 404, and the attempt audited."""
@@ -179,10 +201,10 @@ def add_web(api: FastAPI, app: App) -> None:
         return {**detail, "service": service}
 
     @api.exception_handler(SignInRequired)
-    async def sign_in_first(request: Request, exc: SignInRequired) -> Response:
+    def sign_in_first(request: Request, exc: SignInRequired) -> Response:
         return RedirectResponse(f"/login?{urlencode({'next': exc.target})}", status_code=303)
 
-    def error_page(request: Request, exc: ATSError) -> HTMLResponse:
+    def error_page(request: Request, exc: ATSError, status: int | None = None) -> HTMLResponse:
         web = None
         token = request.cookies.get(cookie_name)
         if token:
@@ -190,8 +212,9 @@ def add_web(api: FastAPI, app: App) -> None:
                 web = session(app, token)
             except ATSError:
                 web = None
+        code = status or exc.http_status
         response = render(
-            request, "error.html", web=web, status=exc.http_status, error=exc, back=_back(request)
+            request, "error.html", web=web, status=code, code=code, error=exc, back=_back(request)
         )
         if isinstance(exc, TooManyAttempts):
             response.headers["Retry-After"] = str(exc.retry_after)
@@ -219,17 +242,23 @@ def add_web(api: FastAPI, app: App) -> None:
             error=None,
         )
         response.set_cookie(
-            LOGIN_COOKIE, token, httponly=True, samesite="strict", secure=secure, max_age=3600
+            login_cookie,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=secure,
+            max_age=3600,
+            path="/",
         )
         return response
 
     @api.post("/login", include_in_schema=False)
-    async def login(request: Request) -> Response:
-        form = await posted(request, None)
+    def login(request: Request, body: FormBody) -> Response:
+        form = posted(request, body, None)
         username, target = form.get("username"), _local(form.get("next", "/vacancies"))
         address = request.client.host if request.client else "unknown"
         try:
-            token, _signed_in = sign_in(app, username, form.get("password"), address=address)
+            token, _signed_in = sign_in(app, username, form.raw("password"), address=address)
         except (Unauthenticated, TooManyAttempts) as exc:
             failed: Response = render(
                 request,
@@ -248,22 +277,22 @@ def add_web(api: FastAPI, app: App) -> None:
         response.set_cookie(
             cookie_name, token, httponly=True, samesite="lax", secure=secure, path="/"
         )
-        response.delete_cookie(LOGIN_COOKIE)
+        response.delete_cookie(login_cookie, path="/", secure=secure, httponly=True)
         return response
 
     @api.post("/logout", include_in_schema=False)
-    async def logout(request: Request) -> Response:
+    def logout(request: Request, body: FormBody) -> Response:
         web = current(request)
-        await posted(request, web)
+        posted(request, body, web)
         sign_out(app, request.cookies.get(cookie_name, ""))
         response = RedirectResponse("/login", status_code=303)
         response.delete_cookie(cookie_name, path="/", secure=secure, httponly=True)
         return response
 
     @api.post("/preferences/language", include_in_schema=False)
-    async def language(request: Request) -> Response:
+    def language(request: Request, body: FormBody) -> Response:
         web = current(request)
-        form = await posted(request, web)
+        form = posted(request, body, web)
         set_language(app, web.principal.user_id, form.get("language"))
         return RedirectResponse(_local(form.get("next", "/vacancies")), status_code=303)
 
@@ -278,20 +307,20 @@ def add_web(api: FastAPI, app: App) -> None:
         return render(request, "vacancies.html", web=web, vacancies=rows)
 
     @api.get("/vacancies/{code}", include_in_schema=False)
-    def vacancy_board(request: Request, code: str, moved: int | None = None) -> HTMLResponse:
+    def vacancy_board(request: Request, code: str, moved: str | None = None) -> HTMLResponse:
         web = current(request)
         try:
             data = pipeline.board(app, code, web.principal, language=web.language)
         except NotFound:
             refuse(web, f"vacancy:{code}", "out of the user's services or unknown")
             raise
-        notice = _moved_notice(web, moved)
+        notice = _moved_notice(web, pipeline.number(moved))
         return render(request, "board.html", web=web, board=data, notice=notice)
 
     @api.post("/vacancies/{code}/bulk", include_in_schema=False)
-    async def vacancy_bulk(request: Request, code: str) -> HTMLResponse:
+    def vacancy_bulk(request: Request, code: str, body: FormBody) -> HTMLResponse:
         web = current(request)
-        form = await posted(request, web)
+        form = posted(request, body, web)
         data = pipeline.board(app, code, web.principal, language=web.language)
         items = pipeline.parse_bulk_items(form.all("select"))
         trigger = form.required("bulk_trigger")
@@ -312,10 +341,11 @@ def add_web(api: FastAPI, app: App) -> None:
                 role=role,
                 reason=reason,
                 language=web.language,
+                vacancy=code,
             )
             return render(request, "bulk_review.html", web=web, reviewed=reviewed, **common)
         results = pipeline.fire_bulk(
-            app, web.principal, items, trigger=trigger, role=role, reason=reason
+            app, web.principal, items, trigger=trigger, role=role, reason=reason, vacancy=code
         )
         return render(request, "bulk_result.html", web=web, results=results, **common)
 
@@ -323,10 +353,15 @@ def add_web(api: FastAPI, app: App) -> None:
 
     @api.get("/candidacies/{candidacy_id}", include_in_schema=False)
     def candidacy_page(
-        request: Request, candidacy_id: int, moved: int | None = None
+        request: Request, candidacy_id: str, moved: str | None = None
     ) -> HTMLResponse:
         web = current(request)
-        return candidacy_view(request, web, candidacy_id, notice=_moved_notice(web, moved))
+        return candidacy_view(
+            request,
+            web,
+            _candidacy_id(candidacy_id),
+            notice=_moved_notice(web, pipeline.number(moved)),
+        )
 
     def candidacy_view(
         request: Request,
@@ -342,6 +377,17 @@ def add_web(api: FastAPI, app: App) -> None:
             found = uow.candidacies.get(candidacy_id)
             assert found is not None  # noqa: S101 - read just above
             definition = app.registry.definition(uow, found[0].workflow_version_id)
+
+        def shown(name: str, value: object) -> object:
+            """A fact as people read it: datetimes in Brussels time, booleans as yes/no."""
+            spec = definition.facts.get(name)
+            if spec is not None and spec.type == "datetime" and isinstance(value, str):
+                moment = datetime.fromisoformat(value).astimezone(app.settings.zone)
+                return moment.strftime("%Y-%m-%d %H:%M")
+            if isinstance(value, bool):
+                return _gettext_in(web.language, "yes" if value else "no")
+            return value
+
         roles = [
             r
             for r in pipeline.workflow_roles(web.principal)
@@ -398,12 +444,15 @@ def add_web(api: FastAPI, app: App) -> None:
                 {
                     "name": name,
                     "label": spec.label.get(web.language) or spec.label.get("en") or name,
-                    "value": detail["facts"].get(name),
+                    "value": shown(name, detail["facts"][name]),
                 }
                 for name, spec in definition.facts.items()
                 if name in detail["facts"]
             ],
-            timeline=queries.history(app, candidacy_id),
+            timeline=[
+                {**e, "facts": {k: shown(k, v) for k, v in e["facts"].items()}}
+                for e in queries.history(app, candidacy_id)
+            ],
             timers=pipeline.pending_timers(app, candidacy_id),
             emails=outbox_messages(app, candidacy=candidacy_id, limit=100),
             allowed=allowed,
@@ -413,15 +462,21 @@ def add_web(api: FastAPI, app: App) -> None:
             error=error,
         )
 
-    @api.post("/candidacies/{candidacy_id}/fire", include_in_schema=False)
-    async def candidacy_fire(request: Request, candidacy_id: int) -> Response:
+    @api.post("/candidacies/{candidacy}/fire", include_in_schema=False)
+    def candidacy_fire(request: Request, candidacy: str, body: FormBody) -> Response:
         web = current(request)
-        form = await posted(request, web)
+        form = posted(request, body, web)
+        candidacy_id = _candidacy_id(candidacy)
         trigger, role, version = _action(form.required("action"))
         detail = candidacy_of(web, candidacy_id)
-        if not web.principal.can_act_on(detail["service"], web.principal.acting_as(role)):
+        try:
+            web.principal.acting_as(role)
+        except Forbidden as exc:
+            refuse(web, f"candidacy:{candidacy_id}", exc.message)
+            raise
+        if not web.principal.can_act_on(detail["service"], role):
             refuse(web, f"candidacy:{candidacy_id}", f"may not act as {role} here")
-            raise NotFound(f"no candidacy {candidacy_id} within your services")
+            raise NotFound(f"no candidacy {candidacy_id}")
         raw_facts = {
             name.removeprefix("fact."): value[0]
             for name, value in form.fields.items()
@@ -443,7 +498,7 @@ def add_web(api: FastAPI, app: App) -> None:
                     expected_version=version,
                 )
             )
-        except (TransitionRefused, InvalidInput, Forbidden) as exc:
+        except (TransitionRefused, InvalidInput, Forbidden, ConflictError) as exc:
             return candidacy_view(request, web, candidacy_id, error=exc, status=exc.http_status)
         back = form.get("back")
         if back.startswith("/vacancies/"):
@@ -506,16 +561,13 @@ def add_web(api: FastAPI, app: App) -> None:
             raise Forbidden("the audit pages are for auditors, the taskforce and admins")
         return web
 
-    def audit_filters(request: Request) -> tuple[AuditFilters, dict[str, str]]:
-        chosen = {
-            k: request.query_params.get(k, "").strip()[:64]
-            for k in ("candidacy", "vacancy", "actor", "trigger", "state", "since", "until")
-        }
-        candidacy = chosen["candidacy"]
-        if candidacy and not candidacy.isdigit():
-            raise InvalidInput(f"candidacy: expected a number, got {candidacy!r}")
+    def audit_filters(given: Mapping[str, str]) -> tuple[AuditFilters, dict[str, str]]:
+        chosen = {k: (given.get(k) or "").strip()[:64] for k in AUDIT_FILTERS}
+        candidacy = pipeline.number(chosen["candidacy"])
+        if chosen["candidacy"] and candidacy is None:
+            raise InvalidInput(f"candidacy: expected a number, got {chosen['candidacy']!r}")
         filters = AuditFilters.parse(
-            candidacy=int(candidacy) if candidacy else None,
+            candidacy=candidacy,
             **{k: v or None for k, v in chosen.items() if k != "candidacy"},
         )
         return filters, chosen
@@ -523,9 +575,8 @@ def add_web(api: FastAPI, app: App) -> None:
     @api.get("/audit", include_in_schema=False)
     def audit_page(request: Request) -> HTMLResponse:
         web = auditor(request)
-        filters, chosen = audit_filters(request)
+        filters, chosen = audit_filters(request.query_params)
         rows = audit_entries(app, filters, limit=501)
-        query = urlencode({k: v for k, v in chosen.items() if v})
         return render(
             request,
             "audit.html",
@@ -533,15 +584,14 @@ def add_web(api: FastAPI, app: App) -> None:
             chosen=chosen,
             rows=rows[:500],
             more=len(rows) > 500,
-            query=query,
             report=None,
             can_export=web.principal.has("auditor", "admin"),
         )
 
     @api.post("/audit/verify", include_in_schema=False)
-    async def audit_verify(request: Request) -> HTMLResponse:
+    def audit_verify(request: Request, body: FormBody) -> HTMLResponse:
         web = auditor(request)
-        await posted(request, web)
+        posted(request, body, web)
         report = verify(app)
         return render(
             request,
@@ -550,20 +600,22 @@ def add_web(api: FastAPI, app: App) -> None:
             chosen={},
             rows=[],
             more=False,
-            query="",
             report=report.to_dict(),
             can_export=web.principal.has("auditor", "admin"),
         )
 
-    @api.get("/audit/export", include_in_schema=False)
-    def audit_download(request: Request, format: str = "csv") -> Response:
+    @api.post("/audit/export", include_in_schema=False)
+    def audit_download(request: Request, body: FormBody) -> Response:
+        """A download that is itself audited: a POST with the form's token, never a mere link."""
         web = auditor(request)
+        form = posted(request, body, web)
         if not web.principal.has("auditor", "admin"):
             refuse(web, "web:audit-export", "needs auditor or admin")
             raise Forbidden("exports are for auditors and admins")
+        format = form.get("format", "csv")
         if format not in ("csv", "jsonl"):
-            raise InvalidInput(f"format {format!r}: choose csv or jsonl")
-        filters, _ = audit_filters(request)
+            raise InvalidInput(f"format {format[:20]!r}: choose csv or jsonl")
+        filters, _ = audit_filters({k: form.get(k) for k in AUDIT_FILTERS})
         folder = Path(tempfile.mkdtemp(prefix="ats-export-"))
         target = folder / f"audit.{format}"
         try:
@@ -598,10 +650,11 @@ def _gettext_in(language: str, text: str) -> str:
     return translator(language)(text)
 
 
-def _day(value: datetime | None, language: str) -> str:
+def _day(value: datetime | None, language: str, zone: ZoneInfo) -> str:
+    """The Brussels day of a stored (UTC) time, as the language writes it briefly."""
     if value is None:
         return ""
-    return format_date(value.date(), "medium", locale=f"{language}_BE")
+    return format_date(value.astimezone(zone).date(), "medium", locale=f"{language}_BE")
 
 
 def _language(request: Request) -> str:
@@ -634,9 +687,17 @@ def _only(roles: list[str]) -> str | None:
 def _action(value: str) -> tuple[str, str, int | None]:
     """``trigger:role:version`` from an action button."""
     parts = value.split(":")
-    if len(parts) != 3 or not parts[0] or not parts[1] or not (parts[2].isdigit() or not parts[2]):
-        raise InvalidInput(f"action {value!r}: expected trigger:role:version")
-    return parts[0], parts[1], int(parts[2]) if parts[2] else None
+    version = pipeline.number(parts[2], low=0) if len(parts) == 3 else None
+    if len(parts) != 3 or not parts[0] or not parts[1] or (parts[2] and version is None):
+        raise InvalidInput(f"action {value[:100]!r}: expected trigger:role:version")
+    return parts[0], parts[1], version
+
+
+def _candidacy_id(text: str) -> int:
+    number = pipeline.number(text)
+    if number is None:
+        raise NotFound(f"no candidacy {text[:20]!r}")
+    return number
 
 
 def _state_label(definition: Any, state: str | None, language: str) -> str:

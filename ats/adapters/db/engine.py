@@ -5,10 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import String, create_engine, event
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 
 from ats.errors import ConfigurationError
+
+
+class lowered(FunctionElement[str]):  # lower case: it reads as the SQL function it is
+    """lower() of a text column that folds accented capitals on every database."""
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(lowered)
+def _lowered_default(element: lowered, compiler: Any, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(lowered, "sqlite")
+def _lowered_sqlite(element: lowered, compiler: Any, **kw: Any) -> str:
+    return f"ats_lower({compiler.process(element.clauses, **kw)})"
+
+
+def _lower(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
 
 
 def create_database_engine(url: str, *, busy_timeout_ms: int = 5000, **options: Any) -> Engine:
@@ -34,6 +57,8 @@ def create_database_engine(url: str, *, busy_timeout_ms: int = 5000, **options: 
             cursor.execute("PRAGMA synchronous=NORMAL")
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
             cursor.close()
+            # SQLite's lower() folds ASCII only; searches for "Élodie" need Python's.
+            dbapi_connection.create_function("ats_lower", 1, _lower, deterministic=True)
 
         return engine
     if parsed.get_backend_name() == "postgresql":
