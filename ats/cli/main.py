@@ -21,6 +21,7 @@ from ats.cli.context import Context, json_option, pass_context
 from ats.cli.outbox import outbox
 from ats.cli.output import emit, table
 from ats.cli.serve import serve
+from ats.cli.sessions import session
 from ats.cli.users import token, user
 from ats.cli.worker import timers, worker
 from ats.domain.roles import FIRING_ROLES
@@ -630,6 +631,7 @@ cli.add_command(outbox)
 cli.add_command(user)
 cli.add_command(token)
 cli.add_command(serve)
+cli.add_command(session)
 
 
 # -- entry point ---------------------------------------------------------------------------

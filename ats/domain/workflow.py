@@ -194,6 +194,23 @@ class TransitionSpec:
 
 
 @dataclass(frozen=True)
+class SelectionSpec:
+    """How selection sessions (Selor) seat, invite and score this workflow's candidacies."""
+
+    module: str  # the test module; failing it starts the cooldown for vacancies needing it
+    waiting: str  # candidacies wait here for a seat
+    invite: str  # seats a waiting candidacy: its invitation carries the session's time and place
+    reschedule: str  # moves a seated candidacy to another session
+    score: str  # the integer fact a result fills in
+    passed: str  # fired for a pass
+    failed: str  # fired for a fail
+    seated: str  # where the invitation leads: seated candidacies wait here for their result
+    at_fact: str  # the datetime fact the invitation fills with the session's start
+    place_fact: str  # the text fact it fills with the session's place
+    line: int | None = field(default=None, compare=False)
+
+
+@dataclass(frozen=True)
 class WorkflowDefinition:
     """One version of a job function's selection path, validated."""
 
@@ -204,6 +221,7 @@ class WorkflowDefinition:
     states: Mapping[str, StateSpec]
     transitions: tuple[TransitionSpec, ...]
     notify_on_apply: str | None = None
+    selection: SelectionSpec | None = None
     file: str = field(default="", compare=False)
     line: int | None = field(default=None, compare=False)  # of the name key, for messages
 
@@ -279,6 +297,16 @@ class WorkflowDefinition:
         }
         if self.notify_on_apply:
             document["notify_on_apply"] = self.notify_on_apply
+        if self.selection:
+            document["selection"] = {
+                "module": self.selection.module,
+                "waiting": self.selection.waiting,
+                "invite": self.selection.invite,
+                "reschedule": self.selection.reschedule,
+                "score": self.selection.score,
+                "pass": self.selection.passed,
+                "fail": self.selection.failed,
+            }
         return document
 
     @cached_property
@@ -432,6 +460,7 @@ class _Reader:
                 "facts",
                 "states",
                 "transitions",
+                "selection",
             ),
             required=("name", "job_function", "states", "transitions"),
         )
@@ -460,6 +489,11 @@ class _Reader:
         states = self.states(root.get("states"), line_of(root, "states"))
         transitions = self.transitions(root.get("transitions"), line_of(root, "transitions"), facts)
         self.check_graph(states, transitions, root)
+        selection = None
+        if root.get("selection") is not None:
+            selection = self.selection(
+                root["selection"], line_of(root, "selection"), facts, states, transitions
+            )
         return WorkflowDefinition(
             name=name,
             job_function=job_function,
@@ -468,8 +502,87 @@ class _Reader:
             states=states,
             transitions=tuple(transitions),
             notify_on_apply=notify_on_apply,
+            selection=selection,
             file=self.file,
             line=line_of(root, "name"),
+        )
+
+    def selection(
+        self,
+        node: object,
+        line: int | None,
+        facts: Mapping[str, FactSpec],
+        states: Mapping[str, StateSpec],
+        transitions: list[TransitionSpec],
+    ) -> SelectionSpec | None:
+        spec = self.mapping(node, "selection", line)
+        if spec is None:
+            return None
+        keys = ("module", "waiting", "invite", "reschedule", "score", "pass", "fail")
+        self.keys(spec, "selection", allowed=keys, required=keys)
+        values = {k: self.text(spec, k, f"selection.{k}") for k in keys}
+        before = len(self.problems)
+        if values["module"] and not _NAME.match(values["module"]):
+            self.problem(
+                line_of(spec, "module"), "selection.module", "use lowercase_with_underscores"
+            )
+        if values["waiting"] and values["waiting"] not in states:
+            self.problem(
+                line_of(spec, "waiting"), "selection.waiting", f"no state {values['waiting']!r}"
+            )
+
+        def leaving(key: str, source: str) -> TransitionSpec | None:
+            trigger = values[key]
+            found = next(
+                (t for t in transitions if t.trigger == trigger and source in t.sources), None
+            )
+            if trigger and source and found is None:
+                self.problem(
+                    line_of(spec, key),
+                    f"selection.{key}",
+                    f"no transition {trigger!r} leaves state {source!r}",
+                )
+            return found
+
+        invite = leaving("invite", values["waiting"])
+        if invite is not None and invite.invitation is None:
+            self.problem(
+                line_of(spec, "invite"),
+                "selection.invite",
+                f"{invite.trigger!r} must send an invitation (the session's time and place)",
+            )
+        seated = invite.dest if invite else ""
+        reschedule = leaving("reschedule", seated)
+        if reschedule is not None and (reschedule.dest != seated or reschedule.invitation is None):
+            self.problem(
+                line_of(spec, "reschedule"),
+                "selection.reschedule",
+                f"{reschedule.trigger!r} must stay in {seated!r} and send an invitation",
+            )
+        leaving("pass", seated)
+        leaving("fail", seated)
+        score = facts.get(values["score"])
+        if values["score"] and (score is None or score.type != "integer"):
+            self.problem(
+                line_of(spec, "score"),
+                "selection.score",
+                f"{values['score']!r} must be a declared integer fact",
+            )
+        if len(self.problems) > before or not all(values.values()) or invite is None:
+            return None
+        assert invite.invitation is not None  # noqa: S101 - checked above
+        return SelectionSpec(
+            module=values["module"],
+            waiting=values["waiting"],
+            invite=values["invite"],
+            reschedule=values["reschedule"],
+            score=values["score"],
+            passed=values["pass"],
+            failed=values["fail"],
+            seated=seated,
+            at_fact=invite.invitation.start,
+            place_fact=invite.invitation.location,
+            line=line,
         )
 
     def facts(self, node: object, line: int | None) -> dict[str, FactSpec]:

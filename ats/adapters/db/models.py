@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -368,3 +369,94 @@ class LoginFailureRow(Base):
     username: Mapped[str] = mapped_column(String(64))
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime]
+
+
+class SelectionSessionRow(Base):
+    """A Selor session: when, where, what kind, how many seats, for which vacancies."""
+
+    __tablename__ = "selection_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    module: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))  # computer_test | assessment | language_test
+    starts_at: Mapped[datetime]
+    place: Mapped[str] = mapped_column(String(300))
+    seats: Mapped[int]
+    status: Mapped[str] = mapped_column(String(16))  # planned | cancelled
+    created_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class SelectionSessionVacancyRow(Base):
+    """The vacancies a session tests for (all of them need its module)."""
+
+    __tablename__ = "selection_session_vacancies"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("selection_sessions.id"), primary_key=True)
+    vacancy: Mapped[str] = mapped_column(ForeignKey("vacancies.code"), primary_key=True)
+
+
+class SelectionSeatRow(Base):
+    """A candidacy's seat in a session, and later its result.
+
+    Partial unique indexes keep the rules in the database, whatever process
+    writes: one booked seat per seat number, per candidacy, and per candidate
+    and day (nobody sits two sessions on one day).
+    """
+
+    __tablename__ = "selection_seats"
+    __table_args__ = (
+        Index(
+            "uq_selection_seats_session_seat",
+            "session_id",
+            "seat_no",
+            unique=True,
+            sqlite_where=text("status = 'booked'"),
+            postgresql_where=text("status = 'booked'"),
+        ),
+        Index(
+            "uq_selection_seats_candidacy",
+            "candidacy_id",
+            unique=True,
+            sqlite_where=text("status = 'booked'"),
+            postgresql_where=text("status = 'booked'"),
+        ),
+        Index(
+            "uq_selection_seats_candidate_day",
+            "candidate_id",
+            "day",
+            unique=True,
+            sqlite_where=text("status = 'booked'"),
+            postgresql_where=text("status = 'booked'"),
+        ),
+        Index("ix_selection_seats_session_id", "session_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("selection_sessions.id"))
+    candidacy_id: Mapped[int] = mapped_column(ForeignKey("candidacies.id"))
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"))
+    seat_no: Mapped[int]
+    day: Mapped[date]  # the session's day in Brussels
+    status: Mapped[str] = mapped_column(String(16))  # booked | released
+    booked_at: Mapped[datetime]
+    released_at: Mapped[datetime | None]
+    score: Mapped[int | None]
+    passed: Mapped[bool | None]
+    remark: Mapped[str | None] = mapped_column(Text)
+    result_at: Mapped[datetime | None]
+
+
+class SelectionImportRow(Base):
+    """A results file applied to a session; the same file twice is recognised by its SHA-256."""
+
+    __tablename__ = "selection_imports"
+    __table_args__ = (UniqueConstraint("session_id", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("selection_sessions.id"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    rows: Mapped[int]
+    imported_at: Mapped[datetime]
+    imported_by: Mapped[str] = mapped_column(String(200))
