@@ -12,6 +12,7 @@ interfaces translate them without knowing each class::
     ├── Forbidden                     403  authenticated, but not allowed to do this
     ├── NotFound                      404  no such candidacy, vacancy, workflow, ...
     ├── DuplicateApplication          409  the candidate already applied to the vacancy
+    ├── CooldownActive                422  failed a Selor module recently; can apply from a date
     ├── TransitionRefused             403/422  role, state, guard or reason says no
     ├── ConflictError                 409  someone else moved the candidacy first
     └── MigrationRefused              422  a workflow migration has unmapped states
@@ -131,6 +132,12 @@ class ConflictError(ATSError):
     """The candidacy changed since it was read; reload and try again."""
 
     http_status = 409
+
+
+class CooldownActive(ATSError):
+    """The candidate failed the Selor module this vacancy needs too recently."""
+
+    http_status = 422
 
 
 class TooManyAttempts(ATSError):

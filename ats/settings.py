@@ -46,6 +46,7 @@ class Settings:
     worker_relay_seconds: int = 10
     worker_sweep_seconds: int = 15
     worker_checkpoint_seconds: int = 3600
+    selor_cooldown_months: int = 6  # who failed a Selor module waits this long to need it again
     audit_signing_key: str | None = None  # PEM file: Ed25519 private key that signs checkpoints
     audit_verify_key: str | None = None  # PEM file: the public key auditors verify with
 
@@ -99,6 +100,7 @@ _NUMBERS = {
     "worker_relay_seconds": "seconds",
     "worker_sweep_seconds": "seconds",
     "worker_checkpoint_seconds": "seconds",
+    "selor_cooldown_months": "months",
 }
 
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import calendar
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from email.utils import parseaddr
 from typing import Any
 
 import structlog
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import select
 
-from ats.adapters.db.store import EmailTaken
+from ats.adapters.db.store import AUDIT, CANDIDACY, EmailTaken
 from ats.domain.audit import (
     AUTHORISATION_FAILED,
     GENESIS,
@@ -28,6 +30,7 @@ from ats.domain.workflow import LANGUAGES, WorkflowDefinition
 from ats.errors import (
     ConfigurationError,
     ConflictError,
+    CooldownActive,
     DuplicateApplication,
     InvalidInput,
     MigrationRefused,
@@ -167,6 +170,8 @@ def _apply(command: Apply, app: App) -> int:
                     f"{email} has already applied to vacancy {command.vacancy}; "
                     "one candidacy per candidate and vacancy"
                 )
+            if definition.selection is not None:
+                _check_cooldown(uow, app, candidate_id, definition.selection.module, now)
         candidacy_id = uow.candidacies.add(
             candidate_id=candidate_id,
             vacancy=command.vacancy,
@@ -214,6 +219,38 @@ def _apply(command: Apply, app: App) -> int:
         uow.commit()
     log.info("candidacy.opened", candidacy=candidacy_id, vacancy=command.vacancy)
     return candidacy_id
+
+
+def _check_cooldown(
+    uow: UnitOfWork, app: App, candidate_id: int, module: str, now: datetime
+) -> None:
+    """Refuse an application while the candidate's last failure of ``module`` is too recent."""
+    failed_on: date | None = None
+    for trigger, occurred_at, version_id in uow.connection.execute(
+        select(AUDIT.c.trigger, AUDIT.c.occurred_at, AUDIT.c.workflow_version_id)
+        .join(CANDIDACY, CANDIDACY.c.id == AUDIT.c.candidacy_id)
+        .where(CANDIDACY.c.candidate_id == candidate_id)
+    ):
+        spec = app.registry.definition(uow, version_id).selection
+        if spec is not None and spec.module == module and trigger == spec.failed:
+            day = occurred_at.astimezone(app.settings.zone).date()
+            failed_on = max(failed_on or day, day)
+    if failed_on is None:
+        return
+    until = add_months(failed_on, app.settings.selor_cooldown_months)
+    if now.astimezone(app.settings.zone).date() < until:
+        raise CooldownActive(
+            f"the candidate failed the {module} Selor test on {failed_on.isoformat()}; "
+            f"vacancies needing it accept their application from {until.isoformat()}"
+        )
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later (the month's last day when it is shorter)."""
+    index = day.month - 1 + months
+    year, month = day.year + index // 12, index % 12 + 1
+    last = calendar.monthrange(year, month)[1]
+    return day.replace(year=year, month=month, day=min(day.day, last))
 
 
 def fire_trigger(command: FireTrigger, app: App) -> CandidacyAdvanced:
