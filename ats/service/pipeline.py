@@ -341,8 +341,6 @@ def fire_bulk(
         try:
             detail = queries.candidacy(app, item.candidacy)
             service = queries.vacancy(app, detail["vacancy"])["service"]
-            if vacancy and detail["vacancy"] != vacancy:
-                raise NotFound(f"candidacy {item.candidacy} is not one of vacancy {vacancy}")
             if not (who.can_see(service) and who.can_act_on(service, role)):
                 record_refusal(
                     app,
@@ -352,6 +350,8 @@ def fire_bulk(
                     reason=f"may not act as {role} in service {service}",
                 )
                 raise NotFound(f"no candidacy {item.candidacy}")
+            if vacancy and detail["vacancy"] != vacancy:
+                raise NotFound(f"candidacy {item.candidacy} is not one of vacancy {vacancy}")
             name = detail["candidate"]["name"]
             event = app.handle(
                 FireTrigger(

@@ -321,7 +321,11 @@ def add_web(api: FastAPI, app: App) -> None:
     def vacancy_bulk(request: Request, code: str, body: FormBody) -> HTMLResponse:
         web = current(request)
         form = posted(request, body, web)
-        data = pipeline.board(app, code, web.principal, language=web.language)
+        try:
+            data = pipeline.board(app, code, web.principal, language=web.language)
+        except NotFound:
+            refuse(web, f"vacancy:{code}", "out of the user's services or unknown")
+            raise
         items = pipeline.parse_bulk_items(form.all("select"))
         trigger = form.required("bulk_trigger")
         role = web.principal.acting_as(form.get("bulk_role") or _only(data["roles"]))
