@@ -13,7 +13,8 @@ import hmac
 import secrets
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -84,6 +85,17 @@ async def _form_body(request: Request) -> bytes:
 FormBody = Annotated[bytes, Depends(_form_body)]
 
 
+@dataclass(frozen=True)
+class Kit:
+    """What the pages of other modules share with these: rendering, sign-in, forms, refusals."""
+
+    render: Callable[..., HTMLResponse]
+    current: Callable[[Request], WebSession]
+    posted: Callable[[Request, bytes, WebSession | None], Form]
+    genuine: Callable[[Request, str, WebSession | None], None]
+    refuse: Callable[[WebSession, str, str], None]
+
+
 class SignInRequired(Exception):
     """No live session: the browser is sent to the sign-in page, then back."""
 
@@ -152,6 +164,7 @@ def add_web(api: FastAPI, app: App) -> None:
             language=language or (web.language if web else _language(request)),
             path=request.url.path,
             is_auditor=bool(web and web.principal.has(*AUDIT_ROLES)),
+            can_sessions=bool(web and web.principal.has("selection_officer", "admin", "taskforce")),
             **values,
         )
         return HTMLResponse(html, status_code=status, headers=HEADERS)
@@ -171,14 +184,18 @@ def add_web(api: FastAPI, app: App) -> None:
 
     def posted(request: Request, body: bytes, web: WebSession | None) -> Form:
         """The form of a POST, after checking it came from our page (origin and CSRF token)."""
+        form = Form(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
+        genuine(request, form.get("csrf"), web)
+        return form
+
+    def genuine(request: Request, token: str, web: WebSession | None) -> None:
+        """Refuse a form sent from another site or without this session's token."""
         origin = request.headers.get("origin")
         if origin and origin != "null" and urlsplit(origin).netloc != request.headers.get("host"):
             raise Forbidden("this form was sent from another site")
-        form = Form(parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True))
         expected = web.csrf if web else request.cookies.get(login_cookie, "")
-        if not expected or not hmac.compare_digest(form.get("csrf"), expected):
+        if not expected or not hmac.compare_digest(token, expected):
             raise Forbidden("the form has expired or did not come from this site; reload the page")
-        return form
 
     def refuse(web: WebSession, subject: str, reason: str) -> None:
         """Record that a signed-in user reached for something beyond their roles or services."""
@@ -221,6 +238,10 @@ def add_web(api: FastAPI, app: App) -> None:
         return response
 
     api.state.web_error_page = error_page
+    from ats.web.selection_pages import add_selection_pages
+
+    kit = Kit(render=render, current=current, posted=posted, genuine=genuine, refuse=refuse)
+    add_selection_pages(api, app, kit)
 
     # -- sign-in ---------------------------------------------------------------------------
 
