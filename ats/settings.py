@@ -49,6 +49,7 @@ class Settings:
     selor_cooldown_months: int = 6  # who failed a Selor module waits this long to need it again
     audit_signing_key: str | None = None  # PEM file: Ed25519 private key that signs checkpoints
     audit_verify_key: str | None = None  # PEM file: the public key auditors verify with
+    report_answer_days: int = 30  # the promised answer time: `ats report delays` flags longer waits
 
     @property
     def workflows_dir(self) -> Path:
@@ -101,6 +102,7 @@ _NUMBERS = {
     "worker_sweep_seconds": "seconds",
     "worker_checkpoint_seconds": "seconds",
     "selor_cooldown_months": "months",
+    "report_answer_days": "days",
 }
 
 

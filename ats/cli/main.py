@@ -20,6 +20,7 @@ from ats.cli.audit import audit
 from ats.cli.context import Context, json_option, pass_context
 from ats.cli.outbox import outbox
 from ats.cli.output import emit, table
+from ats.cli.reports import report
 from ats.cli.serve import serve
 from ats.cli.sessions import session
 from ats.cli.users import token, user
@@ -632,6 +633,7 @@ cli.add_command(user)
 cli.add_command(token)
 cli.add_command(serve)
 cli.add_command(session)
+cli.add_command(report)
 
 
 # -- entry point ---------------------------------------------------------------------------
