@@ -40,7 +40,7 @@ docs: $(STAMP)
 	$(BIN)/python -m ats.docs  # workflow diagrams and docs/openapi.json
 
 screenshots: $(STAMP)  # docs/screenshots/*.png, taken by the browser tests (needs chromium)
-	ATS_SCREENSHOTS=docs/screenshots $(BIN)/pytest -p no:cacheprovider tests/e2e/test_browser.py -k screenshots
+	ATS_SCREENSHOTS=docs/screenshots $(BIN)/pytest -p no:cacheprovider tests/e2e/test_browser.py -k screenshot
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -17,14 +17,10 @@ standard output.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -35,13 +31,12 @@ from ats.cli.output import table
 from ats.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from ats.service.reports import Report, ReportFilters, Section
+    from ats.service.reports import Report, ReportFilters
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("table", "csv", "json", "xlsx")
 # As ats.service.reports.GROUPINGS, which is not imported here: `ats --help` stays light.
 GROUPINGS = ("vacancy", "service", "function", "wave", "all")
-EMPTY = "–"  # what a table shows for "nothing here" (a vacancy without a target, ...)
 
 
 @click.group()
@@ -239,6 +234,8 @@ def forecast_command(
 
 
 def _deliver(made: Report, fmt: str, out: Path | None) -> None:
+    from ats.service.report_files import render_csv, render_json, write_xlsx
+
     if fmt == "xlsx":
         if out is None:  # _output refuses this already; kept for the type checker
             raise click.UsageError("--format xlsx writes a workbook: give --out FILE.xlsx")
@@ -270,112 +267,16 @@ def _replacing(target: Path) -> Iterator[Path]:
         temporary.unlink(missing_ok=True)
 
 
-def _text(row: Mapping[str, Any], column: str, section: Section) -> str:
-    value = row.get(column)
-    if value is None:
-        return section.blank(row, column) or EMPTY
-    if column in section.percent and isinstance(value, int | float):
-        return f"{value * 100:.1f}%"
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    return str(value)
-
-
 def render_table(made: Report) -> str:
     """Each section as a titled table, then the notes."""
-    parts = [f"{made.name} report, {_as_of(made)}"]
+    from ats.service.report_files import as_of, cell_text
+
+    parts = [f"{made.name} report, {as_of(made)}"]
     if made.filters:
         parts[0] += " — " + ", ".join(f"{k} {v}" for k, v in made.filters.items())
     for section in made.sections:
-        rows = [{c: _text(row, c, section) for c in section.columns} for row in section.rows]
+        rows = [{c: cell_text(row, c, section) for c in section.columns} for row in section.rows]
         parts.append(f"\n{section.title}\n{table(rows, section.columns)}")
     if made.notes:
         parts.append("\n" + "\n".join(f"- {note}" for note in made.notes))
     return "\n".join(parts) + "\n"
-
-
-def _as_of(made: Report) -> str:
-    from ats.service.queries import local_time
-
-    return local_time(made.as_of, made.zone)
-
-
-def render_json(made: Report) -> str:
-    return json.dumps(made.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n"
-
-
-def _csv_cell(value: Any) -> Any:
-    from ats.service.audit_reports import neutralise
-
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return neutralise(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
-
-
-def render_csv(made: Report) -> str:
-    """Each section as a CSV block (header and rows), blocks separated by an empty line."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    for number, section in enumerate(made.sections):
-        if number:
-            writer.writerow([])
-        writer.writerow(section.columns)
-        for row in section.rows:
-            writer.writerow([_csv_cell(row.get(c)) for c in section.columns])
-    return buffer.getvalue()
-
-
-def write_xlsx(made: Report, path: Path) -> None:
-    """One worksheet per section, and an "about" sheet with filters, parameters and notes."""
-    # XlsxWriter ships no type information (no py.typed, no stubs package).
-    import xlsxwriter  # type: ignore[import-untyped]
-
-    workbook = xlsxwriter.Workbook(
-        str(path), {"strings_to_formulas": False, "strings_to_urls": False}
-    )
-    try:
-        bold = workbook.add_format({"bold": True})
-        percent = workbook.add_format({"num_format": "0.0%"})
-        day = workbook.add_format({"num_format": "yyyy-mm-dd"})
-        for section in made.sections:
-            sheet = workbook.add_worksheet(section.name[:31])
-            sheet.write_row(0, 0, section.columns, bold)
-            sheet.freeze_panes(1, 0)
-            widths = [len(c) for c in section.columns]
-            for r, row in enumerate(section.rows, start=1):
-                for c, column in enumerate(section.columns):
-                    value = row.get(column)
-                    if value is None:
-                        sheet.write_blank(r, c, None)
-                    elif isinstance(value, bool):
-                        sheet.write_boolean(r, c, value)
-                    elif isinstance(value, int | float):
-                        sheet.write_number(
-                            r, c, value, percent if column in section.percent else None
-                        )
-                    elif isinstance(value, date):
-                        sheet.write_datetime(r, c, value, day)
-                    else:
-                        sheet.write_string(r, c, str(value))
-                    widths[c] = max(widths[c], len(_text(row, column, section)))
-            for c, width in enumerate(widths):
-                sheet.set_column(c, c, min(width + 2, 60))
-        about = workbook.add_worksheet("about")
-        lines: list[tuple[str, str]] = [
-            ("report", made.name),
-            ("as of", _as_of(made)),
-            *((f"filter {k}", v) for k, v in made.filters.items()),
-            *((k.replace("_", " "), str(v)) for k, v in made.parameters.items()),
-            *(("note", note) for note in made.notes),
-        ]
-        for r, (key, value) in enumerate(lines):
-            about.write_string(r, 0, key, bold)
-            about.write_string(r, 1, value)
-        about.set_column(0, 0, 22)
-        about.set_column(1, 1, 100)
-    finally:
-        workbook.close()

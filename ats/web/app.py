@@ -165,6 +165,7 @@ def add_web(api: FastAPI, app: App) -> None:
             path=request.url.path,
             is_auditor=bool(web and web.principal.has(*AUDIT_ROLES)),
             can_sessions=bool(web and web.principal.has("selection_officer", "admin", "taskforce")),
+            can_dashboard=bool(web and web.principal.has("taskforce", "admin")),
             **values,
         )
         return HTMLResponse(html, status_code=status, headers=HEADERS)
@@ -238,10 +239,12 @@ def add_web(api: FastAPI, app: App) -> None:
         return response
 
     api.state.web_error_page = error_page
+    from ats.web.dashboard import add_dashboard
     from ats.web.selection_pages import add_selection_pages
 
     kit = Kit(render=render, current=current, posted=posted, genuine=genuine, refuse=refuse)
     add_selection_pages(api, app, kit)
+    add_dashboard(api, app, kit)
 
     # -- sign-in ---------------------------------------------------------------------------
 

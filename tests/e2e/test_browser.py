@@ -58,6 +58,7 @@ CHROMIUM_ARGS = [
 ]
 VACANCY = "DVZ-SEC-W1"
 RECRUITER, PASSWORD = "els", "correct horse battery staple"
+TASKFORCE = "tom"
 MAIL_WAIT = 20.0  # seconds for the relay (every second here) to deliver a message
 SHOTS = os.environ.get("ATS_SCREENSHOTS")
 
@@ -161,18 +162,21 @@ def site(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
         ATS_WORKER_RELAY_SECONDS="1",
     )
     cli("init")
-    user = ["user", "create", RECRUITER, "--name", "Els Claes", "--role", "recruiter"]
-    created = subprocess.run(
-        [*COMMAND, *user, "--service", "DVZ", "--language", "en", "--password-stdin"],
-        input=PASSWORD + "\n",
-        env=cli.env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert created.returncode == 0, created.stderr
+    for user in (
+        [RECRUITER, "--name", "Els Claes", "--role", "recruiter", "--service", "DVZ"],
+        [TASKFORCE, "--name", "Tom Taskforce", "--role", "taskforce"],
+    ):
+        created = subprocess.run(
+            [*COMMAND, "user", "create", *user, "--language", "en", "--password-stdin"],
+            input=PASSWORD + "\n",
+            env=cli.env,
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert created.returncode == 0, created.stderr
     names = list(CANDIDATES)
     if SHOTS and kind == "sqlite":
         names += list(SCREENSHOT_CANDIDATES)
@@ -258,10 +262,10 @@ def page(browser: Browser, site: Site) -> Iterator[Page]:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def sign_in(page: Page) -> None:
+def sign_in(page: Page, username: str = RECRUITER, password: str = PASSWORD) -> None:
     page.goto("/login")
-    page.locator("#username").fill(RECRUITER)
-    page.locator("#password").fill(PASSWORD)
+    page.locator("#username").fill(username)
+    page.locator("#password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page).to_have_url(re.compile(r"/vacancies$"))
 
@@ -509,3 +513,87 @@ def test_the_board_shows_the_deadline_of_a_candidacy_waiting_for_selor(
     card = column(page, "selor_test").locator(f"#c{karel}")
     expect(card).to_contain_text("Deadline:")
     expect(card).to_contain_text(str((datetime.now() + timedelta(days=30)).year))
+
+
+def test_the_taskforce_filters_the_dashboard_and_downloads_a_report(
+    site: Site, page: Page, tmp_path: Path
+) -> None:
+    """Charts and tables for every vacancy; a filter narrows them; a CSV comes down as shown."""
+    sign_in(page, TASKFORCE)
+    page.get_by_role("link", name="Dashboard").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Taskforce dashboard")
+    expect(page.locator("svg[role=img]")).to_have_count(3)
+    targets = page.locator("section[aria-labelledby=h-targets] table")
+    expect(targets).to_contain_text("CGVS-PROT-W1")
+    page.locator("#d-service").select_option("DVZ")
+    page.get_by_role("button", name="Filter").click()
+    expect(page).to_have_url(re.compile(r"service=DVZ"))
+    expect(targets).to_contain_text(VACANCY)
+    expect(targets).not_to_contain_text("CGVS-PROT-W1")
+    with page.expect_download() as download:
+        page.locator("section[aria-labelledby=h-targets]").get_by_role("link", name="CSV").click()
+    saved = tmp_path / "targets.csv"
+    download.value.save_as(saved)
+    text = saved.read_text(encoding="utf-8")
+    assert VACANCY in text
+    assert "CGVS-PROT-W1" not in text
+
+
+@pytest.mark.skipif(not SHOTS, reason="set ATS_SCREENSHOTS=FOLDER to save screenshots")
+def test_screenshot_of_the_dashboard_on_the_demo_drive(
+    browser: Browser, tmp_path: Path, database: str
+) -> None:
+    """The dashboard as `make run` serves it: the demo drive moved up to today."""
+    if not database.startswith("sqlite"):
+        pytest.skip("screenshots are taken on the SQLite run only")
+    assert SHOTS is not None
+    home = tmp_path / "home"
+    home.mkdir()
+    for name in ("config", "workflows", "notifications"):
+        (home / name).symlink_to(REPO / name)
+    env = {
+        **os.environ,
+        "ATS_HOME": str(home),
+        "ATS_DATABASE_URL": f"sqlite:///{home / 'var' / 'ats.sqlite3'}",
+    }
+    subprocess.run([*COMMAND, "init"], env=env, cwd=home, check=True, capture_output=True)
+    port = _free_port()
+    server = subprocess.Popen(
+        [*COMMAND, "serve", "--demo", "--port", str(port)],
+        env=env,
+        cwd=home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        password = ""
+        for line in server.stdout:  # the logins come before the URL
+            if line.startswith("taskforce "):
+                password = line.split()[1]
+            if line.startswith("ATS on http://"):
+                break
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if (
+                    httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code
+                    == 200
+                ):
+                    break
+            except httpx.TransportError:
+                time.sleep(0.05)  # still starting
+            assert time.monotonic() < deadline, "the demo server did not come up"
+        context = browser.new_context(
+            base_url=f"http://127.0.0.1:{port}", viewport={"width": 1440, "height": 900}
+        )
+        tab = context.new_page()
+        sign_in(tab, "taskforce", password)
+        tab.goto("/dashboard?inflow_weeks=16")
+        expect(tab.locator("svg[role=img]")).to_have_count(3)
+        tab.screenshot(path=str(Path(SHOTS) / "dashboard.png"), full_page=True)
+        context.close()
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)  # also closes its output pipe
