@@ -11,13 +11,14 @@ assignments never overbook it.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import Table, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from ats.adapters.db.models import (
@@ -263,13 +264,48 @@ def assign(
 
 
 def _commit(uow: UnitOfWork, code: str) -> None:
-    try:
+    with _changed_meanwhile(code):
         uow.commit()
+
+
+@contextmanager
+def _changed_meanwhile(code: str) -> Iterator[None]:
+    """A unique index said no: another process took the seat or the candidate's day first."""
+    try:
+        yield
     except IntegrityError:
         raise ConflictError(
             f"session {code} changed meanwhile (a seat or a candidate's day was taken); "
             "run the command again"
         ) from None
+
+
+def _release_departed(uow: UnitOfWork, app: App, *, session_id: int, day: Any) -> None:
+    """Free the seats of candidacies that left the invited state without a result.
+
+    Withdrawn, rejected or timed out before the test: their seat (and their
+    candidate's day) is free again for this session and for any on that day.
+    """
+    rows = uow.connection.execute(
+        select(SEAT.c.id, CANDIDACY.c.state, CANDIDACY.c.workflow_version_id)
+        .join(CANDIDACY, CANDIDACY.c.id == SEAT.c.candidacy_id)
+        .where(
+            SEAT.c.status == "booked",
+            SEAT.c.result_at.is_(None),
+            or_(SEAT.c.session_id == session_id, SEAT.c.day == day),
+        )
+    ).all()
+    gone = []
+    for seat_id, state, version_id in rows:
+        spec = app.registry.definition(uow, version_id).selection
+        if spec is None or state != spec.seated:
+            gone.append(seat_id)
+    if gone:
+        uow.connection.execute(
+            update(SEAT)
+            .where(SEAT.c.id.in_(gone))
+            .values(status="released", released_at=app.clock.now())
+        )
 
 
 def _assign(
@@ -291,6 +327,7 @@ def _assign(
     if vacancy is not None and vacancy not in vacancies:
         raise InvalidInput(f"session {code} tests for {', '.join(vacancies)}, not for {vacancy!r}")
     day = row["starts_at"].astimezone(app.settings.zone).date()
+    _release_departed(uow, app, session_id=row["id"], day=day)
     taken = set(
         uow.connection.execute(
             select(SEAT.c.seat_no).where(SEAT.c.session_id == row["id"], SEAT.c.status == "booked")
@@ -326,19 +363,21 @@ def _assign(
                 role=ROLE,
                 reason=f"Selor session {code}",
                 facts={spec.at_fact: row["starts_at"].isoformat(), spec.place_fact: row["place"]},
+                expected_version=item["version"],  # moved by someone else meanwhile: 409
             ),
         )
-        uow.connection.execute(
-            insert(SEAT).values(
-                session_id=row["id"],
-                candidacy_id=item["id"],
-                candidate_id=item["candidate_id"],
-                seat_no=seat_no,
-                day=day,
-                status="booked",
-                booked_at=app.clock.now(),
+        with _changed_meanwhile(code):
+            uow.connection.execute(
+                insert(SEAT).values(
+                    session_id=row["id"],
+                    candidacy_id=item["id"],
+                    candidate_id=item["candidate_id"],
+                    seat_no=seat_no,
+                    day=day,
+                    status="booked",
+                    booked_at=app.clock.now(),
+                )
             )
-        )
         report.seated.append({"candidacy": item["id"], "seat": seat_no, "trigger": event.trigger})
     return report
 
@@ -370,6 +409,7 @@ def _candidates_for(
         CANDIDACY.c.id,
         CANDIDACY.c.vacancy,
         CANDIDACY.c.state,
+        CANDIDACY.c.version,
         CANDIDACY.c.candidate_id,
         CANDIDACY.c.workflow_version_id,
     ).order_by(CANDIDACY.c.state_entered_at, CANDIDACY.c.id)
@@ -418,6 +458,7 @@ def _candidates_for(
                 "id": r["id"],
                 "candidate_id": r["candidate_id"],
                 "state": r["state"],
+                "version": r["version"],
                 "selection": spec,
                 "why": why,
             }
@@ -437,11 +478,16 @@ def reschedule(app: App, code: str, *, starts_at: datetime, place: str | None, a
             raise InvalidInput("the new start is in the past")
         if not app.calendar.counts(day, "selor days"):
             raise InvalidInput(f"Selor does not test on {day:%A %Y-%m-%d}")
+        old_day = row["starts_at"].astimezone(app.settings.zone).date()
+        _release_departed(uow, app, session_id=row["id"], day=old_day)
+        _release_departed(uow, app, session_id=row["id"], day=day)
         seats = uow.connection.execute(
-            select(SEAT.c.id, SEAT.c.candidacy_id, SEAT.c.candidate_id).where(
+            select(SEAT.c.id, SEAT.c.candidacy_id, SEAT.c.result_at).where(
                 SEAT.c.session_id == row["id"], SEAT.c.status == "booked"
             )
         ).all()
+        if any(seat.result_at is not None for seat in seats):
+            raise InvalidInput(f"session {code} has results already; it took place")
         uow.connection.execute(
             update(SESSION)
             .where(SESSION.c.id == row["id"])
@@ -464,13 +510,14 @@ def reschedule(app: App, code: str, *, starts_at: datetime, place: str | None, a
                     facts={spec.at_fact: starts_at.isoformat(), spec.place_fact: new_place},
                 ),
             )
-            uow.connection.execute(update(SEAT).where(SEAT.c.id == seat.id).values(day=day))
-        try:
-            uow.commit()
-        except IntegrityError:
-            raise ConflictError(
-                f"a candidate of session {code} sits another session on {day}; move them first"
-            ) from None
+            try:
+                uow.connection.execute(update(SEAT).where(SEAT.c.id == seat.id).values(day=day))
+            except IntegrityError:
+                raise ConflictError(
+                    f"candidacy {seat.candidacy_id} of session {code} sits another session "
+                    f"on {day}; move them first"
+                ) from None
+        _commit(uow, code)
     log.info("session.rescheduled", session=code, seats=len(seats))
     return len(seats)
 
@@ -481,6 +528,12 @@ def cancel(app: App, code: str, *, move_to: str | None, actor: str) -> int:
         row = _lock_session(uow, code)
         if row["status"] != "planned":
             raise InvalidInput(f"session {code} is {row['status']} already")
+        _release_departed(
+            uow,
+            app,
+            session_id=row["id"],
+            day=row["starts_at"].astimezone(app.settings.zone).date(),
+        )
         seated = list(
             uow.connection.execute(
                 select(SEAT.c.candidacy_id).where(

@@ -22,6 +22,7 @@ from typing import Any, cast
 import structlog
 from sqlalchemy import Table, insert, select, update
 
+from ats.adapters.db.engine import lowered
 from ats.adapters.db.models import SelectionImportRow
 from ats.domain.candidacy import decide
 from ats.errors import InvalidInput
@@ -331,8 +332,8 @@ def _known_elsewhere(uow: Any, row: dict[str, str]) -> bool:
         return False
     query = select(CANDIDATE.c.id)
     query = (
-        query.where(CANDIDATE.c.key == reference)
+        query.where(lowered(CANDIDATE.c.key) == reference)
         if reference
-        else query.where(CANDIDATE.c.email == email)
+        else query.where(lowered(CANDIDATE.c.email) == email)
     )
     return uow.connection.execute(query).first() is not None
