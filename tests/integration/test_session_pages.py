@@ -66,6 +66,11 @@ def _seated_session(app: App, clock: ManualClock, people: int) -> tuple[str, lis
     return code, ids
 
 
+def _audit_entries(app: App) -> int:
+    with app.engine.connect() as connection:  # closed at once: PostgreSQL drops the schema later
+        return int(connection.execute(text("SELECT count(*) FROM audit_entries")).scalar_one())
+
+
 def _upload(client: TestClient, code: str, csrf: str, content: bytes) -> object:
     return client.post(
         f"/sessions/{code}/results",
@@ -110,7 +115,7 @@ def test_a_file_with_a_bad_line_changes_nothing_and_the_page_names_the_line(
     make_user(app, "marie", "selection_officer")
     csrf = signed_in(client, "marie")
     first, _ = _references(app, code)
-    before = app.engine.connect().execute(text("SELECT count(*) FROM audit_entries")).scalar_one()
+    before = _audit_entries(app)
     refused = _upload(
         client, code, csrf, f"reference,score,passed\n{first},75,yes\nnobody,10,no\n".encode()
     )
@@ -118,7 +123,7 @@ def test_a_file_with_a_bad_line_changes_nothing_and_the_page_names_the_line(
     assert "nothing was applied" in refused.text
     assert "<td>3</td>" in refused.text
     assert "unknown candidate" in refused.text
-    after = app.engine.connect().execute(text("SELECT count(*) FROM audit_entries")).scalar_one()
+    after = _audit_entries(app)
     assert after == before
     assert {queries.candidacy(app, i)["state"] for i in ids} == {"selor_test"}
 
