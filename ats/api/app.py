@@ -5,9 +5,6 @@ is made here on the server, per object: a recruiter asking for a candidacy of a
 service they do not work for gets 404, and the attempt is audited.
 """
 
-import shutil
-import tempfile
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs
 
@@ -20,10 +17,10 @@ from markupsafe import escape
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
-from starlette.background import BackgroundTask
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ats import __version__
+from ats.api.downloads import audit_export_response
 from ats.api.problems import problem_response
 from ats.domain.access import Principal
 from ats.errors import (
@@ -39,7 +36,6 @@ from ats.service.app import App
 from ats.service.audit import record_refusal
 from ats.service.audit_reports import AuditFilters
 from ats.service.audit_reports import entries as audit_entries
-from ats.service.audit_reports import export as audit_export_file
 from ats.service.commands import FireTrigger
 from ats.service.outbox import messages as outbox_messages
 from ats.service.status_page import WORDS, candidacy_for, page, withdraw
@@ -360,24 +356,7 @@ def create_api(app: App) -> FastAPI:
     ) -> FileResponse:
         """The filtered log as CSV or JSON Lines; the manifest's SHA-256 and row count in headers."""
         require(who, "auditor", "admin")
-        folder = Path(tempfile.mkdtemp(prefix="ats-export-"))
-        target = folder / f"audit.{format}"
-        try:
-            result = audit_export_file(app, chosen, fmt=format, out=target, exporter=who.actor)
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return FileResponse(
-            result.path,
-            media_type="text/csv" if format == "csv" else "application/x-ndjson",
-            filename=target.name,
-            headers={
-                "X-ATS-Rows": str(result.manifest["rows"]),
-                "X-ATS-SHA256": str(result.manifest["sha256"]),
-                "Cache-Control": "no-store",
-            },
-            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
-        )
+        return audit_export_response(app, chosen, fmt=format, exporter=who.actor)
 
     @api.get(f"{API}/outbox", tags=["service"])
     def outbox(

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import hmac
 import secrets
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,12 +21,12 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
-from starlette.background import BackgroundTask
 
+from ats.api.downloads import audit_export_response
 from ats.domain.candidacy import decide, parse_facts
 from ats.errors import (
     ATSError,
@@ -45,7 +43,6 @@ from ats.service.app import App
 from ats.service.audit import record_refusal, verify
 from ats.service.audit_reports import AuditFilters
 from ats.service.audit_reports import entries as audit_entries
-from ats.service.audit_reports import export as audit_export
 from ats.service.commands import FireTrigger
 from ats.service.outbox import messages as outbox_messages
 from ats.service.sessions import UI_LANGUAGES, WebSession, session, set_language, sign_in, sign_out
@@ -644,26 +641,7 @@ def add_web(api: FastAPI, app: App) -> None:
         if format not in ("csv", "jsonl"):
             raise InvalidInput(f"format {format[:20]!r}: choose csv or jsonl")
         filters, _ = audit_filters({k: form.get(k) for k in AUDIT_FILTERS})
-        folder = Path(tempfile.mkdtemp(prefix="ats-export-"))
-        target = folder / f"audit.{format}"
-        try:
-            result = audit_export(
-                app, filters, fmt=format, out=target, exporter=web.principal.actor
-            )
-        except BaseException:
-            shutil.rmtree(folder, ignore_errors=True)
-            raise
-        return FileResponse(
-            result.path,
-            media_type="text/csv" if format == "csv" else "application/x-ndjson",
-            filename=target.name,
-            headers={
-                "X-ATS-Rows": str(result.manifest["rows"]),
-                "X-ATS-SHA256": str(result.manifest["sha256"]),
-                "Cache-Control": "no-store",
-            },
-            background=BackgroundTask(shutil.rmtree, folder, ignore_errors=True),
-        )
+        return audit_export_response(app, filters, fmt=format, exporter=web.principal.actor)
 
 
 # -- small pure helpers ------------------------------------------------------------------
