@@ -6,12 +6,9 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterator
 
-import pytest
 from fastapi.testclient import TestClient
 
-from ats.api.app import create_api
 from ats.service.app import App
 from tests.integration.test_web import (
     CGVS,
@@ -23,20 +20,6 @@ from tests.integration.test_web import (
     refusals,
     signed_in,
 )
-
-
-@pytest.fixture
-def browser(app: App) -> Iterator[Browser]:
-    api = create_api(app)
-    opened: list[TestClient] = []
-
-    def open_browser() -> TestClient:
-        opened.append(TestClient(api, follow_redirects=False))
-        return opened[-1]
-
-    yield open_browser
-    for client in opened:
-        client.close()
 
 
 def _taskforce(app: App, browser: Browser) -> TestClient:

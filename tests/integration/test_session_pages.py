@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
-from ats.api.app import create_api
 from ats.clock import ManualClock
 from ats.service import queries
 from ats.service.app import App
@@ -25,21 +22,6 @@ from tests.integration.test_web import (  # the pages' browser fixture and helpe
     refusals,
     signed_in,
 )
-
-
-@pytest.fixture
-def browser(app: App) -> Iterator[Browser]:
-    """Fresh browsers (own cookie jars) on one web app; redirects are not followed."""
-    api = create_api(app)
-    opened: list[TestClient] = []
-
-    def open_browser() -> TestClient:
-        opened.append(TestClient(api, follow_redirects=False))
-        return opened[-1]
-
-    yield open_browser
-    for client in opened:
-        client.close()
 
 
 def _seated_session(app: App, clock: ManualClock, people: int) -> tuple[str, list[int]]:
