@@ -15,6 +15,7 @@ interfaces translate them without knowing each class::
     ├── CooldownActive                422  failed a Selor module recently; can apply from a date
     ├── TransitionRefused             403/422  role, state, guard or reason says no
     ├── ConflictError                 409  someone else moved the candidacy first
+    ├── LegalHoldActive               409  a dispute is pending: the data may not be erased
     └── MigrationRefused              422  a workflow migration has unmapped states
 
 Library errors (``transitions.MachineError``, ``sqlalchemy.exc.IntegrityError``)
@@ -130,6 +131,12 @@ class TransitionRefused(ATSError):
 
 class ConflictError(ATSError):
     """The candidacy changed since it was read; reload and try again."""
+
+    http_status = 409
+
+
+class LegalHoldActive(ATSError):
+    """A candidacy is under legal hold (a dispute is pending): its data may not be erased."""
 
     http_status = 409
 

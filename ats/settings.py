@@ -50,6 +50,12 @@ class Settings:
     audit_signing_key: str | None = None  # PEM file: Ed25519 private key that signs checkpoints
     audit_verify_key: str | None = None  # PEM file: the public key auditors verify with
     report_answer_days: int = 30  # the promised answer time: `ats report delays` flags longer waits
+    # Retention (docs/privacy.md): months after a candidacy's final transition, by outcome.
+    retention_rejected_months: int = 12
+    retention_withdrawn_months: int = 12
+    retention_hired_months: int = 24
+    retention_other_months: int = 12  # any other final state a workflow may add
+    talent_pool_months: int = 24  # consent to the talent pool keeps the file this long from it
 
     @property
     def workflows_dir(self) -> Path:
@@ -86,6 +92,14 @@ class Settings:
     def fallback_languages(self) -> tuple[str, ...]:
         return tuple(lang.strip() for lang in self.mail_language_fallback.split(","))
 
+    def retention_months(self, outcome: str) -> int:
+        """How long a candidacy that ended in ``outcome`` (a final state) is kept."""
+        return {
+            "rejected": self.retention_rejected_months,
+            "withdrawn": self.retention_withdrawn_months,
+            "hired": self.retention_hired_months,
+        }.get(outcome, self.retention_other_months)
+
     @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
@@ -103,6 +117,11 @@ _NUMBERS = {
     "worker_checkpoint_seconds": "seconds",
     "selor_cooldown_months": "months",
     "report_answer_days": "days",
+    "retention_rejected_months": "months",
+    "retention_withdrawn_months": "months",
+    "retention_hired_months": "months",
+    "retention_other_months": "months",
+    "talent_pool_months": "months",
 }
 
 

@@ -24,6 +24,7 @@ from ats.adapters.db.store import WORKER
 from ats.service.app import App
 from ats.service.audit import checkpoint
 from ats.service.outbox import RelayReport, relay
+from ats.service.privacy import erase_due
 from ats.service.queries import local_time
 from ats.service.timers import SweepReport, sweep
 
@@ -93,6 +94,8 @@ class Worker:
             self._checkpoint, "interval", seconds=settings.worker_checkpoint_seconds, **common
         )
         scheduler.add_job(self._housekeeping, "interval", seconds=60, **common)
+        # Daily, and once at start: erasing is idempotent and a day late is still on time.
+        scheduler.add_job(self._retention, "interval", hours=24, **common)
         return scheduler
 
     def _sweep(self) -> None:
@@ -105,6 +108,10 @@ class Worker:
     def _checkpoint(self) -> None:
         if not self.stopping.is_set():
             checkpoint(self.app)
+
+    def _retention(self) -> None:
+        if not self.stopping.is_set():
+            erase_due(self.app)
 
     def _housekeeping(self) -> None:
         with self.app.unit_of_work() as uow:

@@ -95,6 +95,12 @@ class Transport(Protocol):
         ...
 
 
+def maildir_path(folder: Path, message_id: str) -> Path:
+    """Where the maildir transport keeps a message: one file per Message-ID."""
+    stem = "".join(c if c.isalnum() or c in "._-" else "_" for c in message_id)
+    return folder / f"{stem.strip('_')}.eml"
+
+
 class MaildirTransport:
     """The embedded default: one ``.eml`` file per message, so mail is visible without a server."""
 
@@ -109,8 +115,7 @@ class MaildirTransport:
         return None
 
     def send(self, message: EmailMessage) -> str:
-        stem = "".join(c if c.isalnum() or c in "._-" else "_" for c in message["Message-ID"])
-        path = self.folder / f"{stem.strip('_')}.eml"
+        path = maildir_path(self.folder, message["Message-ID"])
         partial = path.with_suffix(".eml.partial")
         partial.write_bytes(message.as_bytes(policy=POLICY))
         os.replace(partial, path)  # a reader never sees half a message

@@ -37,6 +37,7 @@ from ats.service.audit import record_refusal
 from ats.service.audit_reports import AuditFilters
 from ats.service.audit_reports import entries as audit_entries
 from ats.service.commands import FireTrigger
+from ats.service.duplicates import duplicates
 from ats.service.outbox import messages as outbox_messages
 from ats.service.status_page import WORDS, candidacy_for, page, withdraw
 from ats.service.users import authenticate_token
@@ -279,6 +280,18 @@ def create_api(app: App) -> FastAPI:
         """Every step: who, as what role, when (UTC and Brussels), why."""
         visible(who, candidacy_id)
         return queries.history(app, candidacy_id)
+
+    @api.get(f"{API}/candidacies/{{candidacy_id}}/duplicates", tags=["candidacies"])
+    def possible_duplicates(who: Who, candidacy_id: CandidacyId) -> list[dict[str, Any]]:
+        """Other candidate records that may be the same person (open links), by key and rule.
+
+        Their candidacies are listed as far as your services reach.
+        """
+        visible(who, candidacy_id)
+        return [
+            {**found, "candidacies": [c for c in found["candidacies"] if who.can_see(c["service"])]}
+            for found in duplicates(app, candidacy=candidacy_id)
+        ]
 
     @api.post(f"{API}/transitions/bulk", tags=["candidacies"])
     def fire_many(who: Who, body: BulkTransitionRequest) -> dict[str, Any]:

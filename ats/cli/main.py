@@ -9,6 +9,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ import structlog
 from sqlalchemy.exc import DBAPIError
 
 from ats.cli.audit import audit
+from ats.cli.candidates import candidate
 from ats.cli.context import Context, json_option, pass_context
+from ats.cli.gdpr import gdpr
 from ats.cli.outbox import outbox
 from ats.cli.output import emit, table
 from ats.cli.reports import report
@@ -368,6 +371,12 @@ def vacancy_show(ctx: Context, code: str, as_json: bool) -> None:
 @click.option("--email", required=True)
 @click.option("--language", required=True, type=click.Choice(["nl", "fr", "de", "en"]))
 @click.option("--phone")
+@click.option(
+    "--birth-date",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    metavar="YYYY-MM-DD",
+    help="Optional; with the name it finds a second record of the same person.",
+)
 @click.option("--actor", help="Who entered the application (default: the candidate).")
 @click.option(
     "--role", type=click.Choice(sorted(FIRING_ROLES)), default="candidate", show_default=True
@@ -381,13 +390,19 @@ def apply(
     email: str,
     language: str,
     phone: str | None,
+    birth_date: datetime | None,
     actor: str | None,
     role: str,
     as_json: bool,
 ) -> None:
-    """Apply a candidate to a vacancy; prints the new candidacy."""
+    """Apply a candidate to a vacancy; prints the new candidacy.
+
+    A warning follows when another candidate record may be the same person
+    (`ats candidate duplicates` lists them, `ats candidate merge` settles it).
+    """
     from ats.service import queries
     from ats.service.commands import Apply
+    from ats.service.duplicates import duplicates
 
     ctx.fields.update(vacancy=vacancy_code)
     candidacy_id = ctx.app.handle(
@@ -397,18 +412,26 @@ def apply(
             email=email,
             language=language,
             phone=phone,
+            birth_date=birth_date.date() if birth_date else None,
             actor=actor,
             role=role,
             request_id=ctx.request_id,
         )
     )
     data = queries.candidacy(ctx.app, candidacy_id)
+    data["possible_duplicates"] = duplicates(ctx.app, candidacy=candidacy_id)
     if as_json:
         emit(data)
         return
     click.echo(
         f"candidacy {candidacy_id} opened on {data['vacancy']}: state {data['state']} (version {data['version']})"
     )
+    for found in data["possible_duplicates"]:
+        click.echo(
+            f"warning: candidate {found['other']} may be the same person "
+            f"({found['rule_text']}); see `ats candidate duplicates {found['candidate']}`",
+            err=True,
+        )
 
 
 @cli.group()
@@ -634,6 +657,8 @@ cli.add_command(token)
 cli.add_command(serve)
 cli.add_command(session)
 cli.add_command(report)
+cli.add_command(candidate)
+cli.add_command(gdpr)
 
 
 # -- entry point ---------------------------------------------------------------------------

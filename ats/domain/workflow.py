@@ -226,6 +226,11 @@ class WorkflowDefinition:
     line: int | None = field(default=None, compare=False)  # of the name key, for messages
 
     @property
+    def text_facts(self) -> frozenset[str]:
+        """Facts of free text: they may hold personal data, so audit records seal them."""
+        return frozenset(name for name, spec in self.facts.items() if spec.type == "text")
+
+    @property
     def initial_state(self) -> str:
         return next(s.name for s in self.states.values() if s.initial)
 

@@ -21,7 +21,15 @@ from typing import Any
 import structlog
 from sqlalchemy import RowMapping, select
 
-from ats.adapters.db.store import AUDIT, CANDIDACY, CANDIDATE, CHECKPOINT, EVENT, take_lock
+from ats.adapters.db.store import (
+    AUDIT,
+    AUDIT_TEXT,
+    CANDIDACY,
+    CANDIDATE,
+    CHECKPOINT,
+    EVENT,
+    take_lock,
+)
 from ats.adapters.signing import load_signer, load_verifier
 from ats.domain.audit import (
     AUTHORISATION_FAILED,
@@ -30,6 +38,9 @@ from ats.domain.audit import (
     AuditEvent,
     Chained,
     Checkpoint,
+    SealedTexts,
+    has_seals,
+    texts_problem,
 )
 from ats.errors import InvalidInput, NotFound
 from ats.service.app import App
@@ -48,8 +59,14 @@ def record_event(
     subject: str | None = None,
     details: Mapping[str, object] | None = None,
     request_id: str | None = None,
+    texts: SealedTexts | None = None,
+    candidate_id: int | None = None,
 ) -> AuditEvent:
-    """Append a non-transition event in the caller's transaction."""
+    """Append a non-transition event in the caller's transaction.
+
+    ``texts`` keeps the plaintext behind sealed values in ``details`` (a
+    reason about a candidate), erasable with that candidate's data.
+    """
     return uow.events.append(
         kind=kind,
         actor=actor,
@@ -59,6 +76,8 @@ def record_event(
         occurred_at=app.clock.now(),
         request_id=request_id,
         process=app.process,
+        texts=texts,
+        candidate_id=candidate_id,
     )
 
 
@@ -201,11 +220,14 @@ def verify(app: App, *, exported: Mapping[str, Any] | None = None) -> VerifyRepo
         candidacies = {
             row["id"]: row
             for row in uow.connection.execute(
-                select(CANDIDACY, CANDIDATE.c.key.label("candidate_key")).join(
-                    CANDIDATE, CANDIDATE.c.id == CANDIDACY.c.candidate_id
-                )
+                select(
+                    CANDIDACY,
+                    CANDIDATE.c.key.label("candidate_key"),
+                    CANDIDATE.c.erased_at.label("candidate_erased_at"),
+                ).join(CANDIDATE, CANDIDATE.c.id == CANDIDACY.c.candidate_id)
             ).mappings()
         }
+        merged = _merged_keys(uow)
         seen: set[int] = set()
         for candidacy_id, entries in groupby(_entries(uow), key=lambda e: int(e["candidacy_id"])):
             chain = list(entries)
@@ -213,7 +235,7 @@ def verify(app: App, *, exported: Mapping[str, Any] | None = None) -> VerifyRepo
             report.chains += 1
             report.entries += len(chain)
             damage = _check_chain(
-                app, uow, candidacies.get(candidacy_id), candidacy_id, chain, required
+                app, uow, candidacies.get(candidacy_id), candidacy_id, chain, required, merged
             )
             if damage:
                 report.damage.append(damage)
@@ -262,8 +284,17 @@ def _chain_order(chain: str) -> tuple[int, int]:
 
 
 def _entries(uow: UnitOfWork) -> Iterator[RowMapping]:
+    """Every entry in chain order, with the texts kept behind its seals (if still kept)."""
     result = uow.connection.execution_options(yield_per=2000).execute(
-        select(AUDIT).order_by(AUDIT.c.candidacy_id, AUDIT.c.seq)
+        select(
+            AUDIT,
+            AUDIT_TEXT.c.id.label("text_id"),
+            AUDIT_TEXT.c.salt.label("text_salt"),
+            AUDIT_TEXT.c.reason.label("text_reason"),
+            AUDIT_TEXT.c.facts.label("text_facts"),
+        )
+        .outerjoin(AUDIT_TEXT, AUDIT_TEXT.c.entry_id == AUDIT.c.id)
+        .order_by(AUDIT.c.candidacy_id, AUDIT.c.seq)
     )
     yield from result.mappings()
 
@@ -332,12 +363,34 @@ def _check_events(
 ) -> None:
     prev_hash, expected = GENESIS, 1
     hashes: dict[int, str] = {}
-    for row in uow.connection.execute(select(EVENT).order_by(EVENT.c.seq)).mappings():
+    erased = set(
+        uow.connection.execute(
+            select(CANDIDATE.c.key).where(CANDIDATE.c.erased_at.is_not(None))
+        ).scalars()
+    )
+    rows = uow.connection.execute(
+        select(
+            EVENT,
+            AUDIT_TEXT.c.id.label("text_id"),
+            AUDIT_TEXT.c.salt.label("text_salt"),
+            AUDIT_TEXT.c.reason.label("text_reason"),
+            AUDIT_TEXT.c.facts.label("text_facts"),
+        )
+        .outerjoin(AUDIT_TEXT, AUDIT_TEXT.c.event_id == EVENT.c.id)
+        .order_by(EVENT.c.seq)
+    ).mappings()
+    for row in rows:
         report.events += 1
         if row["seq"] != expected:
             problem: str | None = f"gap in sequence: expected event {expected}"
         else:
             problem = _link_problem(AuditEvent, row, prev_hash, "event")
+        if problem is None:
+            details = row["details"] or {}
+            problem = _texts_problem(
+                {**row, "reason": details.get("reason"), "facts": {}},
+                erased=details.get("candidate") in erased,
+            )
         if problem:
             report.damage.append(Damage("events", row["seq"], problem))
             return
@@ -385,6 +438,7 @@ def _check_chain(
     candidacy_id: int,
     chain: list[RowMapping],
     required: Required,
+    merged: Mapping[int, set[str]],
 ) -> Damage | None:
     name = f"candidacy {candidacy_id}"
     if candidacy is None:
@@ -398,8 +452,13 @@ def _check_chain(
         broken = _link_problem(AuditEntry, row, prev_hash, "entry")
         if broken:
             return Damage(name, seq, broken)
-        if row["candidate_key"] != candidacy["candidate_key"]:
+        if row["candidate_key"] != candidacy["candidate_key"] and row[
+            "candidate_key"
+        ] not in merged.get(candidacy["candidate_id"], set()):
             return Damage(name, seq, "names another candidate than the candidacy's")
+        problem = _texts_problem(dict(row), erased=candidacy["candidate_erased_at"] is not None)
+        if problem:
+            return Damage(name, seq, problem)
         problem = _illegal(app, uow, row, prev_dst, version_id)
         if problem:
             return Damage(name, seq, problem)
@@ -434,6 +493,33 @@ def _check_chain(
         )
     if candidacy["workflow_version_id"] != version_id:
         return Damage(name, last, "the candidacy's workflow version is not the one its log used")
+    return None
+
+
+def _merged_keys(uow: UnitOfWork) -> dict[int, set[str]]:
+    """The keys of the records merged into each candidate: their old entries still name them.
+
+    A merge repoints earlier merges too, so one level is all there is.
+    """
+    merged: dict[int, set[str]] = {}
+    rows = uow.connection.execute(
+        select(CANDIDATE.c.merged_into, CANDIDATE.c.key).where(CANDIDATE.c.merged_into.is_not(None))
+    )
+    for into, key in rows:
+        merged.setdefault(int(into), set()).add(key)
+    return merged
+
+
+def _texts_problem(row: Mapping[str, Any], *, erased: bool) -> str | None:
+    """Do the texts kept beside the entry match its seals; if gone, was the person erased?"""
+    if row["text_id"] is not None:
+        texts = SealedTexts(
+            salt=row["text_salt"], reason=row["text_reason"], facts=dict(row["text_facts"] or {})
+        )
+        problem = texts_problem(row["reason"], row["facts"] or {}, texts)
+        return f"{problem} (audit_texts row {row['text_id']})" if problem else None
+    if has_seals(row["reason"], row["facts"] or {}) and not erased:
+        return "its sealed texts are gone, but the candidate's data was never erased"
     return None
 
 

@@ -40,6 +40,7 @@ import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from itertools import islice
 from pathlib import Path
 from typing import Any, TextIO, cast
 from zoneinfo import ZoneInfo
@@ -57,6 +58,7 @@ from ats.adapters.db.models import (
     VacancyRow,
     WorkflowVersionRow,
 )
+from ats.adapters.db.store import opened_entries
 from ats.domain.audit import EXPORT_MADE, canonical_json
 from ats.errors import InvalidInput, NotFound
 from ats.service.app import App
@@ -244,7 +246,16 @@ def _entries_query(filters: AuditFilters, zone: ZoneInfo) -> Select[Any]:
     return query
 
 
-def _entry(row: RowMapping, zone: ZoneInfo) -> dict[str, Any]:
+def _opened_in_batches(
+    connection: Connection, rows: Iterable[RowMapping]
+) -> Iterator[dict[str, Any]]:
+    """Stream entries with their sealed texts opened, a thousand at a time."""
+    iterator = iter(rows)
+    while batch := list(islice(iterator, 1000)):
+        yield from opened_entries(connection, batch)
+
+
+def _entry(row: Mapping[str, Any], zone: ZoneInfo) -> dict[str, Any]:
     occurred: datetime = row["occurred_at"]
     return {
         "at": local_time(occurred, zone),
@@ -281,7 +292,8 @@ def entries(app: App, filters: AuditFilters, *, limit: int | None = 1000) -> lis
         query = query.limit(limit)
     with app.engine.connect() as connection:
         _check_codes(connection, filters)
-        rows = [_entry(row, zone) for row in connection.execute(query).mappings()]
+        opened = opened_entries(connection, connection.execute(query).mappings())
+        rows = [_entry(row, zone) for row in opened]
     log.info("audit.listed", entries=len(rows))
     return rows
 
@@ -420,12 +432,14 @@ def export(
         data_temporary, data_handle = stack.enter_context(_temporary_beside(path))
         with (
             app.engine.connect() as connection,
+            app.engine.connect() as texts_connection,
             # Streamed (a server-side cursor on PostgreSQL), closed even if writing fails.
             connection.execution_options(yield_per=1000).execute(
                 _entries_query(filters, zone)
             ) as result,
         ):
-            rows = _write_rows(data_handle, fmt, (_entry(r, zone) for r in result.mappings()))
+            opened = _opened_in_batches(texts_connection, result.mappings())
+            rows = _write_rows(data_handle, fmt, (_entry(r, zone) for r in opened))
         data_handle.flush()
         os.fsync(data_handle.fileno())
         data_handle.close()
@@ -531,10 +545,12 @@ def extract(app: App, candidate: str) -> dict[str, Any]:
             ).mappings()
         )
         ids = [c["id"] for c in candidacies]
-        timeline = list(
+        timeline = opened_entries(
+            connection,
             connection.execute(
                 # Deliberately no AUDIT.c.actor: staff identities never reach this report.
                 select(
+                    AUDIT.c.id,
                     AUDIT.c.candidacy_id,
                     AUDIT.c.seq,
                     AUDIT.c.vacancy,
@@ -549,7 +565,7 @@ def extract(app: App, candidate: str) -> dict[str, Any]:
                 )
                 .where(AUDIT.c.candidacy_id.in_(ids))
                 .order_by(AUDIT.c.occurred_at, AUDIT.c.candidacy_id, AUDIT.c.seq)
-            ).mappings()
+            ).mappings(),
         )
         version_ids = {c["workflow_version_id"] for c in candidacies} | {
             e["workflow_version_id"] for e in timeline

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -13,6 +14,7 @@ class Apply:
     email: str
     language: str
     phone: str | None = None
+    birth_date: date | None = None  # optional; with the name it finds duplicate records
     actor: str | None = None  # who entered it; defaults to the candidate themself
     role: str = "candidate"
     request_id: str | None = None

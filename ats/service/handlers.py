@@ -22,6 +22,7 @@ from ats.domain.audit import (
     WORKFLOW_LOADED,
     WORKFLOW_MIGRATED,
     AuditEntry,
+    seal_texts,
 )
 from ats.domain.candidacy import Candidacy
 from ats.domain.drive import HiringDrive
@@ -40,6 +41,7 @@ from ats.errors import (
 from ats.service.app import App
 from ats.service.audit import record_event
 from ats.service.commands import Apply, FireTrigger, MigrateWorkflow
+from ats.service.duplicates import link_duplicates
 from ats.service.outbox import enqueue
 from ats.service.unit_of_work import UnitOfWork
 
@@ -143,6 +145,14 @@ def _apply(command: Apply, app: App) -> int:
     phone = (command.phone or "").strip() or None
     if phone is not None and not _PHONE.match(phone):
         problems.append(f"phone {phone!r}: digits, spaces and + ( ) . / - only")
+    birth_date = command.birth_date
+    if birth_date is not None:
+        today = app.clock.now().astimezone(app.settings.zone).date()
+        if birth_date.year < 1900 or birth_date > today:
+            problems.append(
+                f"birth date {birth_date.isoformat()}: give a date from 1900-01-01 to today "
+                f"({today.isoformat()}), as YYYY-MM-DD"
+            )
     if problems:
         raise InvalidInput("cannot apply: " + "; ".join(problems))
 
@@ -161,7 +171,13 @@ def _apply(command: Apply, app: App) -> int:
         if candidate is None:
             key = secrets.token_hex(8)
             candidate_id = uow.candidates.add(
-                key=key, name=name, email=email, language=command.language, phone=phone, now=now
+                key=key,
+                name=name,
+                email=email,
+                language=command.language,
+                phone=phone,
+                now=now,
+                birth_date=birth_date,
             )
         else:
             key, candidate_id = candidate["key"], candidate["id"]
@@ -216,6 +232,8 @@ def _apply(command: Apply, app: App) -> int:
                 },
                 now=now,
             )
+        # A possible second record of the same person: linked for the recruiter to settle.
+        link_duplicates(uow, app, candidate_id)
         uow.commit()
     log.info("candidacy.opened", candidacy=candidacy_id, vacancy=command.vacancy)
     return candidacy_id
@@ -320,6 +338,8 @@ def advance(uow: UnitOfWork, app: App, command: FireTrigger) -> CandidacyAdvance
         facts=command.facts,
         now=app.clock.now(),
     )
+    # Free text may hold personal data: the entry hashes seals, the texts are kept aside.
+    reason, facts, texts = seal_texts(event.reason, event.facts, definition.text_facts)
     entry = AuditEntry(
         candidacy_id=candidacy.id,
         seq=candidacy.version,
@@ -330,8 +350,8 @@ def advance(uow: UnitOfWork, app: App, command: FireTrigger) -> CandidacyAdvance
         trigger=event.trigger,
         src=event.src,
         dst=event.dst,
-        reason=event.reason,
-        facts=event.facts,
+        reason=reason,
+        facts=facts,
         workflow_version_id=candidacy.workflow_version_id,
         workflow_hash=definition.content_hash,
         occurred_at=event.at,
@@ -339,8 +359,9 @@ def advance(uow: UnitOfWork, app: App, command: FireTrigger) -> CandidacyAdvance
         process=app.process,
         prev_hash=head,
     )
-    uow.candidacies.save(candidacy, expected_version=read_version, audit_head=entry.hash)
-    uow.audit.append(entry)
+    digest = entry.hash
+    uow.candidacies.save(candidacy, expected_version=read_version, audit_head=digest)
+    uow.audit.append(entry, texts=texts, digest=digest)
     uow.timers.cancel(candidacy.id, now=event.at, by=command.actor)
     arm_timers(uow, app, definition, candidacy.id, event.dst, candidacy.version, event.at)
     if event.notify:

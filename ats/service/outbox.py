@@ -10,6 +10,7 @@ delivery is at least once, never lost, and a duplicate is recognisable.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -42,9 +43,14 @@ log = structlog.get_logger("ats")
 SERVICE = cast(Table, ServiceRow.__table__)
 
 
+@functools.lru_cache(maxsize=8)
+def _domain(mail_from: str) -> str:
+    return parseaddr(mail_from)[1].rpartition("@")[2] or "ats.invalid"
+
+
 def message_id(app: App, candidacy_id: int, audit_seq: int, template: str, extra: str = "") -> str:
     """Stable across retries and crashes: (candidacy, audit entry, template)."""
-    domain = parseaddr(app.settings.mail_from)[1].rpartition("@")[2] or "ats.invalid"
+    domain = _domain(app.settings.mail_from)
     suffix = f".{extra}" if extra else ""
     return f"<ats.{candidacy_id}.{audit_seq}.{template}{suffix}@{domain}>"
 

@@ -44,6 +44,7 @@ from ats.service.audit import record_refusal, verify
 from ats.service.audit_reports import AuditFilters
 from ats.service.audit_reports import entries as audit_entries
 from ats.service.commands import FireTrigger
+from ats.service.duplicates import duplicates
 from ats.service.outbox import messages as outbox_messages
 from ats.service.sessions import UI_LANGUAGES, WebSession, session, set_language, sign_in, sign_out
 from ats.service.users import dummy_password_hash
@@ -483,9 +484,19 @@ def add_web(api: FastAPI, app: App) -> None:
             allowed=allowed,
             blocked=blocked,
             labels={n: _state_label(definition, n, web.language) for n in definition.states},
+            duplicates=possible_duplicates(web, candidacy_id),
             notice=notice,
             error=error,
         )
+
+    def possible_duplicates(web: WebSession, candidacy_id: int) -> list[dict[str, Any]]:
+        """Records that may be this candidate too; their candidacies as far as the user sees."""
+        found = []
+        for link in duplicates(app, candidacy=candidacy_id):
+            mine = [c for c in link["candidacies"] if web.principal.can_see(c["service"])]
+            hidden = len(mine) < len(link["candidacies"])
+            found.append({**link, "candidacies": mine, "hidden": hidden})
+        return found
 
     @api.post("/candidacies/{candidacy}/fire", include_in_schema=False)
     def candidacy_fire(request: Request, candidacy: str, body: FormBody) -> Response:

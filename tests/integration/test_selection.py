@@ -29,7 +29,7 @@ from hypothesis.stateful import (
 )
 from sqlalchemy import func, select
 
-from ats.adapters.db.store import AUDIT, CANDIDACY, OUTBOX, TIMER
+from ats.adapters.db.store import AUDIT, CANDIDACY, OUTBOX, TIMER, opened_entries
 from ats.clock import ManualClock
 from ats.errors import ConflictError, InvalidInput
 from ats.service import queries
@@ -149,7 +149,7 @@ def audit_entries(app: App, trigger: str) -> list[dict[str, Any]]:
         rows = connection.execute(
             select(AUDIT).where(AUDIT.c.trigger == trigger).order_by(AUDIT.c.id)
         ).mappings()
-        return [dict(r) for r in rows]
+        return opened_entries(connection, rows)  # reasons are sealed: read them as people do
 
 
 def mails(app: App, template: str) -> list[dict[str, Any]]:

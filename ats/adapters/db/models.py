@@ -120,6 +120,7 @@ class CandidateRow(Base):
     """A person. Only this table holds personal data; audit entries name ``key``."""
 
     __tablename__ = "candidates"
+    __table_args__ = (Index("ix_candidates_birth_date", "birth_date"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(32), unique=True)
@@ -128,6 +129,11 @@ class CandidateRow(Base):
     language: Mapped[str] = mapped_column(String(2))
     phone: Mapped[str | None] = mapped_column(String(40))
     created_at: Mapped[datetime]
+    birth_date: Mapped[date | None]  # optional; with the name it finds duplicate records
+    email_key: Mapped[str | None] = mapped_column(String(320), index=True)  # normalised email
+    pool_consent_at: Mapped[datetime | None]  # talent-pool consent: keeps the file longer
+    merged_into: Mapped[int | None]  # candidates.id it was merged into (no FK: SQLite ALTER)
+    erased_at: Mapped[datetime | None]  # personal data erased; the key and dates remain
 
 
 class CandidacyRow(Base):
@@ -147,6 +153,8 @@ class CandidacyRow(Base):
     audit_head: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime]
     state_entered_at: Mapped[datetime]
+    held_at: Mapped[datetime | None]  # a legal hold (dispute pending) blocks erasure
+    hold_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditEntryRow(Base):
@@ -460,3 +468,37 @@ class SelectionImportRow(Base):
     rows: Mapped[int]
     imported_at: Mapped[datetime]
     imported_by: Mapped[str] = mapped_column(String(200))
+
+
+class AuditTextRow(Base):
+    """The free text behind an audit record's seals: erasable, while the seals stay hashed.
+
+    An entry's reason and text facts are hashed as ``sealed:<sha256(salt + text)>``;
+    the text and the salt live here. Erasing a person deletes these rows: the
+    chain still verifies, and without the salt nobody can test a guess against
+    a seal.
+    """
+
+    __tablename__ = "audit_texts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    entry_id: Mapped[int | None] = mapped_column(ForeignKey("audit_entries.id"), unique=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("audit_events.id"), unique=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
+    salt: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    facts: Mapped[dict[str, Any]]  # fact name -> text
+
+
+class CandidateLinkRow(Base):
+    """Two candidate records that may be one person, found on apply; merging settles it."""
+
+    __tablename__ = "candidate_links"
+    __table_args__ = (UniqueConstraint("candidate_id", "other_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
+    other_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(32))  # email | name_birth_date
+    found_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(16))  # open | merged | distinct

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -17,6 +17,7 @@ from sqlalchemy import (
     Connection,
     RowMapping,
     Table,
+    bindparam,
     func,
     insert,
     select,
@@ -30,6 +31,7 @@ from ats.adapters.db.models import (
     AuditEntryRow,
     AuditEventRow,
     AuditLockRow,
+    AuditTextRow,
     CandidacyRow,
     CandidateRow,
     JobFunctionRow,
@@ -43,9 +45,19 @@ from ats.adapters.db.models import (
     WorkflowCurrentRow,
     WorkflowVersionRow,
 )
-from ats.domain.audit import GENESIS, AuditEntry, AuditEvent, Checkpoint
+from ats.domain.audit import (
+    GENESIS,
+    AuditEntry,
+    AuditEvent,
+    Checkpoint,
+    SealedTexts,
+    canonical_json,
+    chain_hash,
+    open_texts,
+)
 from ats.domain.candidacy import Candidacy
 from ats.domain.drive import HiringDrive
+from ats.domain.people import normalised_email
 from ats.errors import ConflictError, DuplicateApplication
 
 WORKFLOW = cast(Table, WorkflowVersionRow.__table__)
@@ -61,6 +73,39 @@ TIMER = cast(Table, TimerRow.__table__)
 OUTBOX = cast(Table, OutboxMessageRow.__table__)
 ATTEMPT = cast(Table, OutboxAttemptRow.__table__)
 WORKER = cast(Table, WorkerRow.__table__)
+AUDIT_TEXT = cast(Table, AuditTextRow.__table__)
+
+# The transition's statements, built once: building a Core statement costs more than
+# running it on SQLite (bench/transitions.py; docs/performance.md).
+_LOAD = (
+    select(CANDIDACY, CANDIDATE.c.key)
+    .join(CANDIDATE, CANDIDATE.c.id == CANDIDACY.c.candidate_id)
+    .where(CANDIDACY.c.id == bindparam("candidacy_id"))
+)
+_SAVE = (
+    update(CANDIDACY)
+    .where(CANDIDACY.c.id == bindparam("id_"), CANDIDACY.c.version == bindparam("expected"))
+    .values(
+        state=bindparam("state"),
+        version=bindparam("version"),
+        facts=bindparam("facts"),
+        workflow_version_id=bindparam("workflow_version_id"),
+        state_entered_at=bindparam("state_entered_at"),
+        audit_head=bindparam("audit_head"),
+    )
+)
+_APPEND = insert(AUDIT).returning(AUDIT.c.id)
+_CANCEL = (
+    update(TIMER)
+    .where(TIMER.c.candidacy_id == bindparam("of_candidacy"), TIMER.c.status == "armed")
+    .values(
+        status="cancelled",
+        settled_at=bindparam("now"),
+        settled_by=bindparam("by"),
+        outcome="state left",
+    )
+)
+_QUEUE = insert(OUTBOX)
 
 
 class WorkflowVersions:
@@ -245,21 +290,36 @@ class Candidates:
         language: str,
         phone: str | None,
         now: datetime,
+        birth_date: date | None = None,
     ) -> int:
         """The new candidate's id; EmailTaken when another transaction registered it first."""
         try:
-            return self._insert(key, name, email, language, phone, now)
+            return self._insert(key, name, email, language, phone, now, birth_date)
         except IntegrityError:
             raise EmailTaken(email) from None
 
     def _insert(
-        self, key: str, name: str, email: str, language: str, phone: str | None, now: datetime
+        self,
+        key: str,
+        name: str,
+        email: str,
+        language: str,
+        phone: str | None,
+        now: datetime,
+        birth_date: date | None,
     ) -> int:
         return int(
             self.connection.execute(
                 insert(CANDIDATE)
                 .values(
-                    key=key, name=name, email=email, language=language, phone=phone, created_at=now
+                    key=key,
+                    name=name,
+                    email=email,
+                    language=language,
+                    phone=phone,
+                    birth_date=birth_date,
+                    email_key=normalised_email(email),
+                    created_at=now,
                 )
                 .returning(CANDIDATE.c.id)
             ).scalar_one()
@@ -344,15 +404,7 @@ class Candidacies:
 
     def get(self, candidacy_id: int) -> tuple[Candidacy, str] | None:
         """The candidacy and its audit chain head."""
-        row = (
-            self.connection.execute(
-                select(CANDIDACY, CANDIDATE.c.key)
-                .join(CANDIDATE, CANDIDATE.c.id == CANDIDACY.c.candidate_id)
-                .where(CANDIDACY.c.id == candidacy_id)
-            )
-            .mappings()
-            .first()
-        )
+        row = self.connection.execute(_LOAD, {"candidacy_id": candidacy_id}).mappings().first()
         if row is None:
             return None
         candidacy = Candidacy(
@@ -370,16 +422,17 @@ class Candidacies:
     def save(self, candidacy: Candidacy, *, expected_version: int, audit_head: str) -> None:
         """Compare-and-set on ``version``; a stale version is a ConflictError."""
         result = self.connection.execute(
-            update(CANDIDACY)
-            .where(CANDIDACY.c.id == candidacy.id, CANDIDACY.c.version == expected_version)
-            .values(
-                state=candidacy.state,
-                version=candidacy.version,
-                facts=candidacy.facts,
-                workflow_version_id=candidacy.workflow_version_id,
-                state_entered_at=candidacy.state_entered_at,
-                audit_head=audit_head,
-            )
+            _SAVE,
+            {
+                "id_": candidacy.id,
+                "expected": expected_version,
+                "state": candidacy.state,
+                "version": candidacy.version,
+                "facts": candidacy.facts,
+                "workflow_version_id": candidacy.workflow_version_id,
+                "state_entered_at": candidacy.state_entered_at,
+                "audit_head": audit_head,
+            },
         )
         if result.rowcount != 1:
             raise ConflictError(
@@ -392,19 +445,87 @@ class AuditLog:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def append(self, entry: AuditEntry) -> str:
-        digest = entry.hash
-        values = asdict(entry)
+    def append(
+        self, entry: AuditEntry, *, texts: SealedTexts | None = None, digest: str | None = None
+    ) -> str:
+        """Append the (sealed) entry and keep the texts behind its seals beside it.
+
+        ``digest`` is the entry's hash when the caller computed it already.
+        """
+        values = entry.fields()
+        digest = digest or chain_hash(entry.prev_hash, canonical_json(values))
         values["facts"] = dict(entry.facts)
-        self.connection.execute(insert(AUDIT).values(**values, hash=digest))
+        values["hash"] = digest
+        entry_id = self.connection.execute(_APPEND, values).scalar_one()
+        if texts is not None:
+            owner = (
+                select(CANDIDACY.c.candidate_id)
+                .where(CANDIDACY.c.id == entry.candidacy_id)
+                .scalar_subquery()
+            )
+            keep_texts(self.connection, texts, candidate_id=owner, entry_id=entry_id)
         return digest
 
-    def history(self, candidacy_id: int) -> list[RowMapping]:
-        return list(
+    def history(self, candidacy_id: int) -> list[dict[str, Any]]:
+        """The candidacy's entries in order, their sealed texts opened."""
+        return opened_entries(
+            self.connection,
             self.connection.execute(
                 select(AUDIT).where(AUDIT.c.candidacy_id == candidacy_id).order_by(AUDIT.c.seq)
-            ).mappings()
+            ).mappings(),
         )
+
+
+def keep_texts(
+    connection: Connection,
+    texts: SealedTexts,
+    *,
+    candidate_id: object,
+    entry_id: int | None = None,
+    event_id: int | None = None,
+) -> None:
+    connection.execute(
+        insert(AUDIT_TEXT).values(
+            entry_id=entry_id,
+            event_id=event_id,
+            candidate_id=candidate_id,
+            salt=texts.salt,
+            reason=texts.reason,
+            facts=dict(texts.facts),
+        )
+    )
+
+
+def kept_texts(
+    connection: Connection, *, entry_ids: Iterable[int] = (), event_ids: Iterable[int] = ()
+) -> tuple[dict[int, SealedTexts], dict[int, SealedTexts]]:
+    """The texts kept behind entries' and events' seals, by entry id and by event id."""
+    by_entry: dict[int, SealedTexts] = {}
+    by_event: dict[int, SealedTexts] = {}
+    for column, ids, found in (
+        (AUDIT_TEXT.c.entry_id, list(entry_ids), by_entry),
+        (AUDIT_TEXT.c.event_id, list(event_ids), by_event),
+    ):
+        for start in range(0, len(ids), 500):  # stay under every driver's parameter limit
+            rows = connection.execute(
+                select(column.label("ref"), AUDIT_TEXT).where(column.in_(ids[start : start + 500]))
+            ).mappings()
+            for row in rows:
+                found[row["ref"]] = SealedTexts(
+                    salt=row["salt"], reason=row["reason"], facts=dict(row["facts"] or {})
+                )
+    return by_entry, by_event
+
+
+def opened_entries(connection: Connection, rows: Iterable[RowMapping]) -> list[dict[str, Any]]:
+    """Audit entry rows as people read them: sealed texts restored, or shown as erased."""
+    entries = [dict(row) for row in rows]
+    texts, _ = kept_texts(connection, entry_ids=[entry["id"] for entry in entries])
+    for entry in entries:
+        entry["reason"], entry["facts"] = open_texts(
+            entry["reason"], entry["facts"] or {}, texts.get(entry["id"])
+        )
+    return entries
 
 
 def take_lock(connection: Connection, name: str) -> None:
@@ -439,7 +560,10 @@ class AuditEvents:
         occurred_at: datetime,
         request_id: str | None,
         process: str,
+        texts: SealedTexts | None = None,
+        candidate_id: int | None = None,
     ) -> AuditEvent:
+        """Append an event; ``texts`` (the plaintext behind sealed details) belong to a candidate."""
         take_lock(self.connection, "events")
         seq, prev_hash = self.head()
         event = AuditEvent(
@@ -456,7 +580,11 @@ class AuditEvents:
         )
         values = asdict(event)
         values["details"] = dict(event.details)
-        self.connection.execute(insert(EVENT).values(**values, hash=event.hash))
+        event_id = self.connection.execute(
+            insert(EVENT).values(**values, hash=event.hash).returning(EVENT.c.id)
+        ).scalar_one()
+        if texts is not None:
+            keep_texts(self.connection, texts, candidate_id=candidate_id, event_id=event_id)
         return event
 
 
@@ -567,9 +695,7 @@ class Timers:
     def cancel(self, candidacy_id: int, *, now: datetime, by: str) -> int:
         """Cancel every armed timer of a candidacy (it is leaving its state)."""
         result = self.connection.execute(
-            update(TIMER)
-            .where(TIMER.c.candidacy_id == candidacy_id, TIMER.c.status == "armed")
-            .values(status="cancelled", settled_at=now, settled_by=by, outcome="state left")
+            _CANCEL, {"of_candidacy": candidacy_id, "now": now, "by": by}
         )
         return int(result.rowcount)
 
@@ -636,7 +762,7 @@ class Outbox:
         self.connection = connection
 
     def add(self, **values: object) -> None:
-        self.connection.execute(insert(OUTBOX).values(**values))
+        self.connection.execute(_QUEUE, values)
 
     def claim_next(self, now: datetime, *, exclude: Iterable[int] = ()) -> RowMapping | None:
         """The oldest pending message that is due; on PostgreSQL locked, skipping held ones."""
