@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint format docs screenshots clean help
+.PHONY: run test lint format docs screenshots bench clean help
 
 help:
 	@echo "make run    - set up, initialise the SQLite database, seed the demo and serve it on http://127.0.0.1:8000"
@@ -12,6 +12,7 @@ help:
 	@echo "make lint   - ruff and mypy --strict"
 	@echo "make docs   - regenerate the workflow diagrams in docs/workflows.md"
 	@echo "make screenshots - retake docs/screenshots/*.png in chromium"
+	@echo "make bench  - the benchmarks (BENCH_SIZE=smoke|default|full; PostgreSQL from ATS_BENCH_DATABASE_URL)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ATS needs Python 3.11 or newer")'
@@ -41,6 +42,10 @@ docs: $(STAMP)
 
 screenshots: $(STAMP)  # docs/screenshots/*.png, taken by the browser tests (needs chromium)
 	ATS_SCREENSHOTS=docs/screenshots $(BIN)/pytest -p no:cacheprovider tests/e2e/test_browser.py -k screenshot
+
+BENCH_SIZE ?= default
+bench: $(STAMP)  # figures and ratios to their floors; see docs/performance.md
+	$(BIN)/python -m bench --size $(BENCH_SIZE)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -8,7 +8,6 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from email.utils import parseaddr
 from typing import Any
 
 import structlog
@@ -42,7 +41,7 @@ from ats.service.app import App
 from ats.service.audit import record_event
 from ats.service.commands import Apply, FireTrigger, MigrateWorkflow
 from ats.service.duplicates import link_duplicates
-from ats.service.outbox import enqueue
+from ats.service.outbox import enqueue, mail_domain
 from ats.service.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("ats")
@@ -424,7 +423,7 @@ def _invitation(
 
 
 def invitation_uid(app: App, candidacy_id: int, state: str) -> str:
-    domain = parseaddr(app.settings.mail_from)[1].rpartition("@")[2] or "ats.invalid"
+    domain = mail_domain(app.settings.mail_from)
     return f"ats-{candidacy_id}-{state}@{domain}"
 
 

@@ -44,13 +44,14 @@ SERVICE = cast(Table, ServiceRow.__table__)
 
 
 @functools.lru_cache(maxsize=8)
-def _domain(mail_from: str) -> str:
+def mail_domain(mail_from: str) -> str:
+    """The domain of the sender address: Message-IDs and invitation UIDs end in it."""
     return parseaddr(mail_from)[1].rpartition("@")[2] or "ats.invalid"
 
 
 def message_id(app: App, candidacy_id: int, audit_seq: int, template: str, extra: str = "") -> str:
     """Stable across retries and crashes: (candidacy, audit entry, template)."""
-    domain = _domain(app.settings.mail_from)
+    domain = mail_domain(app.settings.mail_from)
     suffix = f".{extra}" if extra else ""
     return f"<ats.{candidacy_id}.{audit_seq}.{template}{suffix}@{domain}>"
 

@@ -27,6 +27,7 @@ BRUSSELS = ZoneInfo("Europe/Brussels")
 WORKFLOW_FILES = sorted(f"workflows/{p.name}" for p in (REPO / "workflows").glob("*.yaml"))
 
 # One vacancy per job function (the lawyer's is RVV's; DVZ-LAW-W3 runs the same workflow).
+WALKED_ON_POSTGRESQL = ("DVZ-SEC-W1", "RVV-LAW-W3")
 ONE_VACANCY_PER_FUNCTION = [
     "DVZ-SEC-W1",
     "CGVS-PROT-W1",
@@ -201,8 +202,15 @@ def test_workflow_diagram_renders_every_state_and_transition_as_mermaid_and_dot(
 
 
 @pytest.mark.parametrize("vacancy", ONE_VACANCY_PER_FUNCTION)
-def test_the_cli_walks_a_candidacy_from_applied_to_hired(cli: Ats, vacancy: str) -> None:
+def test_the_cli_walks_a_candidacy_from_applied_to_hired(
+    database_url: str, vacancy: str, request: pytest.FixtureRequest
+) -> None:
     """apply, then fire every step to hired; history shows actor, role, local time, reason."""
+    if database_url.startswith("postgresql") and vacancy not in WALKED_ON_POSTGRESQL:
+        # Every workflow walks in-process on both databases (tests/integration); here the
+        # subprocess costs ~1 s a call, so PostgreSQL walks the two most different paths.
+        pytest.skip("walked through the CLI on SQLite; PostgreSQL walks two of the seven")
+    cli: Ats = request.getfixturevalue("cli")
     info = cli.json("vacancy", "show", vacancy)
     definition = definition_of(info["workflow"])
     assert definition.job_function == info["job_function"]

@@ -299,12 +299,12 @@ def _exactly_once(app: App, count: int) -> None:
 
 
 @pytest.mark.parametrize("workers", [2, 4])
-def test_many_worker_processes_fire_ten_thousand_timers_exactly_once(
+def test_many_worker_processes_fire_four_thousand_timers_exactly_once(
     app: App, database_url: str, workers: int
 ) -> None:
     if app.engine.dialect.name != "postgresql":
         pytest.skip("several workers share one PostgreSQL database; SQLite has one writer")
-    count = 10_000
+    count = 4_000  # enough for every worker to claim many; bench/timers.py measures scale
     due = datetime(2021, 8, 2, 9, 0, tzinfo=UTC)
     _bulk_offers(app, count, due)
     processes = [_worker(database_url, f"w{n}", due + timedelta(days=1)) for n in range(workers)]

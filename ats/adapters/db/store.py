@@ -16,6 +16,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     RowMapping,
+    Select,
     Table,
     bindparam,
     func,
@@ -106,6 +107,26 @@ _CANCEL = (
     )
 )
 _QUEUE = insert(OUTBOX)
+_KEEP_TEXTS = insert(AUDIT_TEXT)
+_KEEP_ENTRY_TEXTS = insert(AUDIT_TEXT).values(
+    entry_id=bindparam("entry"),
+    candidate_id=select(CANDIDACY.c.candidate_id)
+    .where(CANDIDACY.c.id == bindparam("of_candidacy"))
+    .scalar_subquery(),
+    salt=bindparam("salt_"),
+    reason=bindparam("reason_"),
+    facts=bindparam("facts_"),
+)
+_SETTLE = (
+    update(TIMER)
+    .where(TIMER.c.id == bindparam("timer"), TIMER.c.status == "armed")
+    .values(
+        status=bindparam("status"),
+        settled_at=bindparam("now"),
+        settled_by=bindparam("by"),
+        outcome=bindparam("outcome"),
+    )
+)
 
 
 class WorkflowVersions:
@@ -457,13 +478,17 @@ class AuditLog:
         values["facts"] = dict(entry.facts)
         values["hash"] = digest
         entry_id = self.connection.execute(_APPEND, values).scalar_one()
-        if texts is not None:
-            owner = (
-                select(CANDIDACY.c.candidate_id)
-                .where(CANDIDACY.c.id == entry.candidacy_id)
-                .scalar_subquery()
+        if texts is not None:  # the candidate the texts are about: the candidacy's
+            self.connection.execute(
+                _KEEP_ENTRY_TEXTS,
+                {
+                    "entry": entry_id,
+                    "of_candidacy": entry.candidacy_id,
+                    "salt_": texts.salt,
+                    "reason_": texts.reason,
+                    "facts_": dict(texts.facts),
+                },
             )
-            keep_texts(self.connection, texts, candidate_id=owner, entry_id=entry_id)
         return digest
 
     def history(self, candidacy_id: int) -> list[dict[str, Any]]:
@@ -480,19 +505,20 @@ def keep_texts(
     connection: Connection,
     texts: SealedTexts,
     *,
-    candidate_id: object,
+    candidate_id: int | None,
     entry_id: int | None = None,
     event_id: int | None = None,
 ) -> None:
     connection.execute(
-        insert(AUDIT_TEXT).values(
-            entry_id=entry_id,
-            event_id=event_id,
-            candidate_id=candidate_id,
-            salt=texts.salt,
-            reason=texts.reason,
-            facts=dict(texts.facts),
-        )
+        _KEEP_TEXTS,
+        {
+            "entry_id": entry_id,
+            "event_id": event_id,
+            "candidate_id": candidate_id,
+            "salt": texts.salt,
+            "reason": texts.reason,
+            "facts": dict(texts.facts),
+        },
     )
 
 
@@ -649,14 +675,31 @@ def claim_oldest(
     On PostgreSQL the row is locked with SKIP LOCKED, so workers never wait for or
     collide on one; on SQLite (one writer) the caller's compare-and-set decides.
     """
-    table = due.table
-    query = select(table).where(waiting, due <= now).order_by(due, table.c.id).limit(1)
     excluded = list(exclude)
-    if excluded:
-        query = query.where(table.c.id.not_in(excluded))
-    if connection.dialect.name == "postgresql":
-        query = query.with_for_update(skip_locked=True)
-    return connection.execute(query).mappings().first()
+    locking = connection.dialect.name == "postgresql"
+    if excluded:  # rare (a row that failed this sweep): built on the spot
+        query = _claim_query(waiting, due, locking).where(due.table.c.id.not_in(excluded))
+    else:
+        key = (str(waiting), due.table.name, locking)
+        cached = _CLAIMS.get(key)
+        if cached is None:
+            cached = _CLAIMS[key] = _claim_query(waiting, due, locking)
+        query = cached
+    return connection.execute(query, {"claim_now": now}).mappings().first()
+
+
+_CLAIMS: dict[tuple[str, str, bool], Select[Any]] = {}  # the sweeper's and relay's, built once
+
+
+def _claim_query(waiting: ColumnElement[bool], due: Column[datetime], locking: bool) -> Select[Any]:
+    table = due.table
+    query = (
+        select(table)
+        .where(waiting, due <= bindparam("claim_now"))
+        .order_by(due, table.c.id)
+        .limit(1)
+    )
+    return query.with_for_update(skip_locked=True) if locking else query
 
 
 class Timers:
@@ -708,9 +751,8 @@ class Timers:
     def settle(self, timer_id: int, *, status: str, now: datetime, by: str, outcome: str) -> bool:
         """Compare-and-set from armed; False when another worker settled it first."""
         result = self.connection.execute(
-            update(TIMER)
-            .where(TIMER.c.id == timer_id, TIMER.c.status == "armed")
-            .values(status=status, settled_at=now, settled_by=by, outcome=outcome)
+            _SETTLE,
+            {"timer": timer_id, "status": status, "now": now, "by": by, "outcome": outcome},
         )
         return int(result.rowcount) == 1
 
