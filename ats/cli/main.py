@@ -482,6 +482,9 @@ def candidacy_show(ctx: Context, candidacy_id: int, role: str | None, as_json: b
         f"state {data['state']} ({data['label']}) since {data['since']}, version {data['version']}"
     )
     click.echo(f"candidate sees: {data['public'][candidate['language']]}")
+    if data["legal_hold"]:
+        hold = data["legal_hold"]
+        click.echo(f"under legal hold since {hold['since']}: {hold['reason']}")
     if data["facts"]:
         click.echo("facts: " + ", ".join(f"{k}={v}" for k, v in sorted(data["facts"].items())))
     if data["options"]:

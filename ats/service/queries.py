@@ -250,6 +250,10 @@ def candidacy(app: App, candidacy_id: int, *, role: str | None = None) -> dict[s
             "language": row["language"],
         },
         "facts": dict(row["facts"] or {}),
+        # A dispute is pending: nothing of this file may be erased until the hold is lifted.
+        "legal_hold": None
+        if row["held_at"] is None
+        else {"since": local_time(row["held_at"], app.settings.zone), "reason": row["hold_reason"]},
         "options": [
             {
                 "role": r,

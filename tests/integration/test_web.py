@@ -1100,3 +1100,23 @@ def test_a_language_the_interface_does_not_speak_is_refused(app: App, client: Te
     assert response.status_code == 400
     assert scalar(app, "SELECT language FROM users WHERE username = 'els'") == "en"
     assert '<html lang="en">' in client.get("/vacancies").text
+
+
+def test_a_candidacy_under_legal_hold_says_so_on_its_page_until_lifted(
+    app: App, client: TestClient
+) -> None:
+    """The recruiter sees the hold, since when and why; once lifted the notice is gone."""
+    from ats.service.privacy import hold
+
+    recruiter(app, client)
+    candidacy_id = apply(app, "held@example.org")
+    page = f"/candidacies/{candidacy_id}"
+    assert 'id="legal-hold"' not in client.get(page).text
+
+    hold(app, candidacy_id, on=True, reason="appeal at the Council of State", actor="admin:e")
+    shown = client.get(page).text
+    assert 'id="legal-hold"' in shown
+    assert "appeal at the Council of State" in shown
+
+    hold(app, candidacy_id, on=False, reason="appeal dismissed", actor="admin:e")
+    assert 'id="legal-hold"' not in client.get(page).text
