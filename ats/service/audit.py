@@ -283,16 +283,19 @@ def _chain_order(chain: str) -> tuple[int, int]:
     return rank, int(number) if number.isdigit() else 0
 
 
+# The texts kept behind a record's seals, read beside it (outer-joined: erased ones are gone).
+_TEXT_COLUMNS = (
+    AUDIT_TEXT.c.id.label("text_id"),
+    AUDIT_TEXT.c.salt.label("text_salt"),
+    AUDIT_TEXT.c.reason.label("text_reason"),
+    AUDIT_TEXT.c.facts.label("text_facts"),
+)
+
+
 def _entries(uow: UnitOfWork) -> Iterator[RowMapping]:
     """Every entry in chain order, with the texts kept behind its seals (if still kept)."""
     result = uow.connection.execution_options(yield_per=2000).execute(
-        select(
-            AUDIT,
-            AUDIT_TEXT.c.id.label("text_id"),
-            AUDIT_TEXT.c.salt.label("text_salt"),
-            AUDIT_TEXT.c.reason.label("text_reason"),
-            AUDIT_TEXT.c.facts.label("text_facts"),
-        )
+        select(AUDIT, *_TEXT_COLUMNS)
         .outerjoin(AUDIT_TEXT, AUDIT_TEXT.c.entry_id == AUDIT.c.id)
         .order_by(AUDIT.c.candidacy_id, AUDIT.c.seq)
     )
@@ -369,13 +372,7 @@ def _check_events(
         ).scalars()
     )
     rows = uow.connection.execute(
-        select(
-            EVENT,
-            AUDIT_TEXT.c.id.label("text_id"),
-            AUDIT_TEXT.c.salt.label("text_salt"),
-            AUDIT_TEXT.c.reason.label("text_reason"),
-            AUDIT_TEXT.c.facts.label("text_facts"),
-        )
+        select(EVENT, *_TEXT_COLUMNS)
         .outerjoin(AUDIT_TEXT, AUDIT_TEXT.c.event_id == EVENT.c.id)
         .order_by(EVENT.c.seq)
     ).mappings()

@@ -1120,3 +1120,30 @@ def test_a_candidacy_under_legal_hold_says_so_on_its_page_until_lifted(
 
     hold(app, candidacy_id, on=False, reason="appeal dismissed", actor="admin:e")
     assert 'id="legal-hold"' not in client.get(page).text
+
+
+def test_the_board_counts_every_candidacy_but_loads_only_the_cards_it_shows(
+    app: App, clock: ManualClock
+) -> None:
+    """Open columns show their oldest cards, final ones their latest few; counts are whole."""
+    from ats.domain.access import Principal
+    from ats.service.pipeline import FINAL_CARDS, board
+
+    ids = []
+    for n in range(FINAL_CARDS + 5):
+        clock.set(clock.now() + timedelta(minutes=1))
+        ids.append(apply(app, f"person{n}@example.org"))
+    withdrawn = ids[: FINAL_CARDS + 2]
+    for candidacy_id in withdrawn:
+        clock.set(clock.now() + timedelta(minutes=1))
+        fire(app, candidacy_id, "withdraw")
+    who = Principal(1, "els", frozenset({"recruiter"}), frozenset({"DVZ"}))
+
+    shown = board(app, DVZ, who, language="en", per_column=2)
+
+    columns = {c["state"]: c for c in shown["columns"]}
+    assert shown["total"] == len(ids)
+    assert columns["applied"]["count"] == 3
+    assert [c["id"] for c in columns["applied"]["cards"]] == ids[FINAL_CARDS + 2 : FINAL_CARDS + 4]
+    assert columns["withdrawn"]["count"] == FINAL_CARDS + 2
+    assert [c["id"] for c in columns["withdrawn"]["cards"]] == withdrawn[-FINAL_CARDS:]

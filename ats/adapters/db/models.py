@@ -243,7 +243,9 @@ class TimerRow(Base):
 
     __tablename__ = "timers"
     __table_args__ = (
-        Index("ix_timers_status_due_at", "status", "due_at"),
+        # id too: the claim orders by (due_at, id), and a deadline shared by thousands of
+        # timers must not make each claim sort them all (docs/performance.md).
+        Index("ix_timers_status_due_at_id", "status", "due_at", "id"),
         Index("ix_timers_candidacy_id_status", "candidacy_id", "status"),
     )
 
@@ -280,7 +282,9 @@ class OutboxMessageRow(Base):
 
     __tablename__ = "outbox_messages"
     __table_args__ = (
-        Index("ix_outbox_messages_status_next_attempt_at", "status", "next_attempt_at"),
+        Index("ix_outbox_messages_status_next_attempt_at_id", "status", "next_attempt_at", "id"),
+        # A candidacy's mail: invitations to cancel on leaving a state, erasure, access requests.
+        Index("ix_outbox_messages_candidacy_id", "candidacy_id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
