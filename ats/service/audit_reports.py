@@ -47,7 +47,7 @@ from zoneinfo import ZoneInfo
 
 import structlog
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import Connection, RowMapping, Select, Table, or_, select
+from sqlalchemy import Connection, RowMapping, Select, Table, func, or_, select
 
 import ats
 from ats.adapters.db.models import (
@@ -492,20 +492,21 @@ def export(
 # -- a data subject's extract ----------------------------------------------------------------
 
 
-def _find_candidate(connection: Connection, candidate: str) -> RowMapping:
+def find_candidate(connection: Connection, candidate: str) -> RowMapping:
+    """A candidate by pseudonymous key or by email address (its case as people type it)."""
     text = candidate.strip()
-    where = CANDIDATE.c.key == text
+    forms = {text.lower()}
     if "@" in text:
-        try:
-            normalised = validate_email(text, check_deliverability=False).normalized
-        except EmailNotValidError:
-            normalised = text
-        where = or_(CANDIDATE.c.email == normalised, CANDIDATE.c.email == text)
+        # An international domain is stored as punycode, as apply stores it.
+        with contextlib.suppress(EmailNotValidError):
+            forms.add((validate_email(text, check_deliverability=False).ascii_email or "").lower())
+    # Stored addresses keep the local part's case as typed at apply; emails are ASCII.
+    where = or_(CANDIDATE.c.key == text, func.lower(CANDIDATE.c.email).in_(forms))
     row = connection.execute(select(CANDIDATE).where(where)).mappings().first()
     if row is None:
         raise NotFound(
-            "no candidate with that email address or candidate key; "
-            "check the spelling (keys are 16 hex digits)"
+            f"no candidate {text!r}: give the candidate key (16 hex digits, shown by "
+            "`ats candidacy show`) or the email address they applied with"
         )
     return row
 
@@ -527,7 +528,7 @@ def extract(app: App, candidate: str) -> dict[str, Any]:
     """
     zone = app.settings.zone
     with app.engine.connect() as connection:
-        person = _find_candidate(connection, candidate)
+        person = find_candidate(connection, candidate)
         language: str = person["language"]
         candidacies = list(
             connection.execute(

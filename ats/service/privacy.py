@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import structlog
-from sqlalchemy import Connection, RowMapping, Table, delete, func, select, update
+from sqlalchemy import Connection, RowMapping, Table, delete, select, update
 
 from ats.adapters.db.models import (
     CandidateLinkRow,
@@ -53,6 +53,7 @@ from ats.domain.audit import (
     seal_texts,
 )
 from ats.errors import ATSError, ConflictError, InvalidInput, LegalHoldActive, NotFound
+from ats.service import audit_reports
 from ats.service.app import App
 from ats.service.audit import record_event
 from ats.service.handlers import add_months
@@ -79,27 +80,8 @@ def erased_email(key: str) -> str:
 
 
 def find_candidate(connection: Connection, ref: str) -> RowMapping:
-    """A candidate by pseudonymous key or email address; merged records lead to the kept one."""
-    ref = ref.strip()
-    row = (
-        connection.execute(
-            # Addresses keep their local part's case as typed; people type it as they like.
-            select(CANDIDATE).where(
-                (CANDIDATE.c.key == ref) | (func.lower(CANDIDATE.c.email) == ref.lower())
-            )
-        )
-        .mappings()
-        .first()
-    )
-    if row is None and "@" in ref:
-        row = (
-            connection.execute(select(CANDIDATE).where(CANDIDATE.c.email == ref)).mappings().first()
-        )
-    if row is None:
-        raise NotFound(
-            f"no candidate {ref!r}: give the candidate key (16 hex digits, shown by "
-            "`ats candidacy show`) or the email address they applied with"
-        )
+    """A candidate by key or email (as the audit extract finds them); a merged record is refused."""
+    row = audit_reports.find_candidate(connection, ref)
     if row["merged_into"] is not None:
         kept = (
             connection.execute(select(CANDIDATE).where(CANDIDATE.c.id == row["merged_into"]))
@@ -644,7 +626,6 @@ def access_data(app: App, candidate: str) -> dict[str, Any]:
     facts), the audit timeline, audit events about them, mails, Selor seats,
     timers, and the duplicate flags on their record.
     """
-    from ats.service import audit_reports
     from ats.service.outbox import compose
 
     zone = app.settings.zone

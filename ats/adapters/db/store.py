@@ -315,36 +315,24 @@ class Candidates:
     ) -> int:
         """The new candidate's id; EmailTaken when another transaction registered it first."""
         try:
-            return self._insert(key, name, email, language, phone, now, birth_date)
+            return int(
+                self.connection.execute(
+                    insert(CANDIDATE)
+                    .values(
+                        key=key,
+                        name=name,
+                        email=email,
+                        language=language,
+                        phone=phone,
+                        birth_date=birth_date,
+                        email_key=normalised_email(email),
+                        created_at=now,
+                    )
+                    .returning(CANDIDATE.c.id)
+                ).scalar_one()
+            )
         except IntegrityError:
             raise EmailTaken(email) from None
-
-    def _insert(
-        self,
-        key: str,
-        name: str,
-        email: str,
-        language: str,
-        phone: str | None,
-        now: datetime,
-        birth_date: date | None,
-    ) -> int:
-        return int(
-            self.connection.execute(
-                insert(CANDIDATE)
-                .values(
-                    key=key,
-                    name=name,
-                    email=email,
-                    language=language,
-                    phone=phone,
-                    birth_date=birth_date,
-                    email_key=normalised_email(email),
-                    created_at=now,
-                )
-                .returning(CANDIDATE.c.id)
-            ).scalar_one()
-        )
 
 
 class Candidacies:
