@@ -386,7 +386,8 @@ def _check_events(
             details = row["details"] or {}
             problem = _texts_problem(
                 {**row, "reason": details.get("reason"), "facts": {}},
-                erased=details.get("candidate") in erased,
+                # Whose texts they were: the candidate, or the record kept by a merge.
+                erased=bool({details.get("candidate"), details.get("kept")} & erased),
             )
         if problem:
             report.damage.append(Damage("events", row["seq"], problem))

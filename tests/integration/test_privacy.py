@@ -631,6 +631,30 @@ def test_an_erasure_commits_on_every_database(app: App) -> None:
     assert erased(app, key_of(app, candidacy))
 
 
+def test_erasing_a_record_that_absorbed_a_merge_leaves_the_log_verifiable(app: App) -> None:
+    """The merge event's sealed reason goes with the kept record's data; verify knows why."""
+    from ats.service.duplicates import merge
+
+    kept = apply(app, JORIS)
+    other = apply(app, Person(JORIS.name, "j.vanderstraeten@example.org", None), "DVZ-RET-W1")
+    for candidacy in (kept, other):
+        fire(app, candidacy, "reject", RECRUITER, reason="no diploma")
+    merge(
+        app,
+        keep=key_of(app, kept),
+        merge=key_of(app, other),
+        reason=f"{JORIS.name} applied twice",
+        actor=ADMIN,
+        role="admin",
+    )
+
+    privacy.erase(app, key_of(app, kept), reason="request", actor=ADMIN)
+
+    report = audit.verify(app)
+    assert report.ok, [str(d) for d in report.damage]
+    assert personal_data_in_database(app, JORIS) == {}
+
+
 def test_the_erasure_is_an_audit_event_about_the_key_with_the_person_cut_out_of_its_reason(
     app: App,
 ) -> None:
