@@ -127,7 +127,7 @@ class Retention:
 
 
 def _files(app: App, uow: UnitOfWork, candidate_id: int | None = None) -> Iterator[Retention]:
-    """Each live (not erased, not merged) candidate's retention, streamed in key order."""
+    """Each live (not erased, not merged) candidate's retention, streamed in id order."""
     zone = app.settings.zone
     query = (
         select(
