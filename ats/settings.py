@@ -56,6 +56,12 @@ class Settings:
     retention_hired_months: int = 24
     retention_other_months: int = 12  # any other final state a workflow may add
     talent_pool_months: int = 24  # consent to the talent pool keeps the file this long from it
+    # The public careers site (docs/careers.md).
+    hiring_drive: str = "config/hiring-drive.yaml"  # services, vacancies and their content
+    uploads_dir: str = "var/uploads"  # CVs, under random names; never served as static files
+    cv_max_kb: int = 5120  # the largest CV accepted, in KB
+    apply_posts_per_hour: int = 20  # application posts accepted per client address and hour
+    privacy_contact: str = "privacy@ats.example"  # who candidates ask about their data
 
     @property
     def workflows_dir(self) -> Path:
@@ -67,7 +73,13 @@ class Settings:
 
     @property
     def hiring_drive_file(self) -> Path:
-        return self.home / "config" / "hiring-drive.yaml"
+        path = Path(self.hiring_drive)
+        return path if path.is_absolute() else self.home / path
+
+    @property
+    def uploads_folder(self) -> Path:
+        path = Path(self.uploads_dir)
+        return path if path.is_absolute() else self.home / path
 
     @property
     def signing_key_path(self) -> Path | None:
@@ -122,6 +134,8 @@ _NUMBERS = {
     "retention_hired_months": "months",
     "retention_other_months": "months",
     "talent_pool_months": "months",
+    "cv_max_kb": "KB",
+    "apply_posts_per_hour": "posts",
 }
 
 

@@ -5,9 +5,21 @@ from __future__ import annotations
 from pathlib import Path
 
 from ruamel.yaml import YAML
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from ats.errors import Problem
+
+
+class _Constructor(RoundTripConstructor):
+    """Timestamps stay text: the readers parse dates themselves and name the line of a bad one.
+
+    (Built by YAML, an impossible date such as 2021-02-30 raised a bare ValueError,
+    and a time of day slipped through as a date.)
+    """
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", RoundTripConstructor.construct_yaml_str)
 
 
 class YamlUnreadable(Exception):
@@ -24,7 +36,9 @@ def load_yaml(path: Path, *, display: str | None = None) -> object:
     except (OSError, UnicodeDecodeError) as exc:
         raise YamlUnreadable(Problem(name, None, "", f"cannot read the file: {exc}")) from exc
     try:
-        return YAML(typ="rt", pure=True).load(text)
+        yaml = YAML(typ="rt", pure=True)
+        yaml.Constructor = _Constructor
+        return yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else None

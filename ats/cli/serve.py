@@ -36,7 +36,7 @@ def serve(
     demo: bool,
     forwarded_allow_ips: str | None,
 ) -> None:
-    """Serve the staff pages on http://HOST:PORT/ and the API under /api/v1."""
+    """Serve the staff pages on http://HOST:PORT/, the careers site under /jobs, the API under /api/v1."""
     import threading
 
     import uvicorn
@@ -50,7 +50,9 @@ def serve(
     runner = None if no_worker else Worker(app, name=None)
     if runner is not None:
         threading.Thread(target=runner.run_in_background, name="ats-worker", daemon=True).start()
-    click.echo(f"ATS on http://{host}:{port}/ (API: /api/v1, its docs: /api/v1/docs)")
+    click.echo(
+        f"ATS on http://{host}:{port}/ (careers site: /jobs, API: /api/v1, its docs: /api/v1/docs)"
+    )
     try:
         uvicorn.run(
             create_api(app),

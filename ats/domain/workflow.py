@@ -222,6 +222,7 @@ class WorkflowDefinition:
     transitions: tuple[TransitionSpec, ...]
     notify_on_apply: str | None = None
     selection: SelectionSpec | None = None
+    application_facts: tuple[str, ...] = ()  # what the public application form asks
     file: str = field(default="", compare=False)
     line: int | None = field(default=None, compare=False)  # of the name key, for messages
 
@@ -302,6 +303,8 @@ class WorkflowDefinition:
         }
         if self.notify_on_apply:
             document["notify_on_apply"] = self.notify_on_apply
+        if self.application_facts:
+            document["application"] = {"facts": list(self.application_facts)}
         if self.selection:
             document["selection"] = {
                 "module": self.selection.module,
@@ -462,6 +465,7 @@ class _Reader:
                 "job_function",
                 "description",
                 "notify_on_apply",
+                "application",
                 "facts",
                 "states",
                 "transitions",
@@ -508,9 +512,41 @@ class _Reader:
             transitions=tuple(transitions),
             notify_on_apply=notify_on_apply,
             selection=selection,
+            application_facts=self.application(root.get("application"), root, facts),
             file=self.file,
             line=line_of(root, "name"),
         )
+
+    def application(
+        self, node: object, root: Mapping[str, Any], facts: Mapping[str, FactSpec]
+    ) -> tuple[str, ...]:
+        """``application: {facts: [...]}``: the facts a candidate gives when applying online."""
+        if node is None:
+            return ()
+        spec = self.mapping(node, "application", line_of(root, "application"))
+        if spec is None:
+            return ()
+        self.keys(spec, "application", allowed=("facts",), required=("facts",))
+        names = spec.get("facts")
+        if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            self.problem(line_of(spec, "facts"), "application.facts", "expected a list of facts")
+            return ()
+        for name in names:
+            if name not in facts:
+                self.problem(
+                    line_of(spec, "facts"),
+                    "application.facts",
+                    f"no fact {name!r} (facts: {', '.join(facts) or 'none'})",
+                )
+            elif facts[name].type == "datetime":
+                self.problem(
+                    line_of(spec, "facts"),
+                    "application.facts",
+                    f"{name!r} is a datetime; candidates are not asked for those",
+                )
+        if len(set(names)) != len(names):
+            self.problem(line_of(spec, "facts"), "application.facts", "a fact is listed twice")
+        return tuple(names)
 
     def selection(
         self,

@@ -8,6 +8,18 @@ from datetime import date
 
 
 @dataclass(frozen=True, kw_only=True)
+class Document:
+    """A file already stored under ``uploads_dir``, to be recorded with the candidacy."""
+
+    kind: str  # cv
+    stored_name: str
+    filename: str
+    media_type: str
+    size: int
+    sha256: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Apply:
     vacancy: str
     name: str
@@ -15,6 +27,8 @@ class Apply:
     language: str
     phone: str | None = None
     birth_date: date | None = None  # optional; with the name it finds duplicate records
+    facts: Mapping[str, object] = field(default_factory=dict)  # the workflow's application facts
+    document: Document | None = None  # the CV sent with an online application
     actor: str | None = None  # who entered it; defaults to the candidate themself
     role: str = "candidate"
     request_id: str | None = None

@@ -6,14 +6,15 @@ import calendar
 import re
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import structlog
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 
+from ats.adapters.db.models import DocumentRow
 from ats.adapters.db.store import AUDIT, CANDIDACY, EmailTaken
 from ats.domain.audit import (
     AUTHORISATION_FAILED,
@@ -23,7 +24,7 @@ from ats.domain.audit import (
     AuditEntry,
     seal_texts,
 )
-from ats.domain.candidacy import Candidacy
+from ats.domain.candidacy import Candidacy, parse_facts
 from ats.domain.drive import HiringDrive
 from ats.domain.events import CandidacyAdvanced
 from ats.domain.workflow import LANGUAGES, WorkflowDefinition
@@ -46,7 +47,8 @@ from ats.service.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("ats")
 
-_PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{5,24}$")
+PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{5,24}$")
+DOCUMENT = cast(Table, DocumentRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -142,7 +144,7 @@ def _apply(command: Apply, app: App) -> int:
     if command.language not in LANGUAGES:
         problems.append(f"language {command.language!r}: choose one of {', '.join(LANGUAGES)}")
     phone = (command.phone or "").strip() or None
-    if phone is not None and not _PHONE.match(phone):
+    if phone is not None and not PHONE.match(phone):
         problems.append(f"phone {phone!r}: digits, spaces and + ( ) . / - only")
     birth_date = command.birth_date
     if birth_date is not None:
@@ -166,6 +168,7 @@ def _apply(command: Apply, app: App) -> int:
                 f"workflow {vacancy['workflow']!r} is not loaded; run `ats init` first"
             )
         definition = app.registry.definition(uow, workflow["id"])
+        facts = parse_facts(definition, command.facts)
         candidate = uow.candidates.by_email(email)
         if candidate is None:
             key = secrets.token_hex(8)
@@ -194,7 +197,16 @@ def _apply(command: Apply, app: App) -> int:
             state=definition.initial_state,
             audit_head=GENESIS,
             now=now,
+            facts=facts,
         )
+        if command.document is not None:
+            uow.connection.execute(
+                insert(DOCUMENT).values(
+                    candidacy_id=candidacy_id, uploaded_at=now, **asdict(command.document)
+                )
+            )
+        # Free text may hold personal data: the entry hashes seals, the texts are kept aside.
+        _, sealed, texts = seal_texts(None, facts, definition.text_facts)
         entry = AuditEntry(
             candidacy_id=candidacy_id,
             seq=1,
@@ -206,7 +218,7 @@ def _apply(command: Apply, app: App) -> int:
             src=None,
             dst=definition.initial_state,
             reason=None,
-            facts={},
+            facts=sealed,
             workflow_version_id=workflow["id"],
             workflow_hash=workflow["content_hash"],
             occurred_at=now,
@@ -214,7 +226,7 @@ def _apply(command: Apply, app: App) -> int:
             process=app.process,
             prev_hash=GENESIS,
         )
-        head = uow.audit.append(entry)
+        head = uow.audit.append(entry, texts=texts)
         uow.candidacies.set_head(candidacy_id, head)
         arm_timers(uow, app, definition, candidacy_id, definition.initial_state, 1, now)
         if definition.notify_on_apply:

@@ -17,6 +17,7 @@ Every erasure, hold and consent is an event on the audit log.
 from __future__ import annotations
 
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -29,6 +30,7 @@ from sqlalchemy import Connection, RowMapping, Table, delete, select, update
 
 from ats.adapters.db.models import (
     CandidateLinkRow,
+    DocumentRow,
     SelectionSeatRow,
     SelectionSessionRow,
     VacancyRow,
@@ -62,6 +64,7 @@ from ats.service.unit_of_work import UnitOfWork
 log = structlog.get_logger("ats")
 
 SEAT = cast(Table, SelectionSeatRow.__table__)
+DOCUMENT = cast(Table, DocumentRow.__table__)
 SESSION = cast(Table, SelectionSessionRow.__table__)
 VACANCY = cast(Table, VacancyRow.__table__)
 LINK = cast(Table, CandidateLinkRow.__table__)
@@ -69,6 +72,10 @@ LINK = cast(Table, CandidateLinkRow.__table__)
 ERASED_NAME = "[erased]"  # shown where the name was; the key still tells records apart
 SCRUBBED = "[erased]"
 MAX_REASON = 2000
+_SUFFIX = {  # what an exported CV is named by its (sniffed) type
+    "application/pdf": ".pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": ".docx",
+}
 
 
 def erased_email(key: str) -> str:
@@ -245,6 +252,9 @@ class Erasure:
     messages: int = 0  # outbox messages emptied
     mail_files: int = 0  # rendered mails deleted from the mail folder
     mail_file_errors: list[str] = field(default_factory=list)
+    documents: int = 0  # uploaded files (CVs) deleted
+    document_file_errors: list[str] = field(default_factory=list)
+    stored_names: list[str] = field(default_factory=list)  # their files, removed after commit
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -255,6 +265,8 @@ class Erasure:
             "messages": self.messages,
             "mail_files": self.mail_files,
             "mail_file_errors": self.mail_file_errors,
+            "documents": self.documents,
+            "document_file_errors": self.document_file_errors,
         }
 
 
@@ -369,25 +381,32 @@ def erase(
                 "candidacies": erasure.candidacies,
                 "texts": erasure.texts,
                 "messages": erasure.messages,
+                "documents": erasure.documents,
             },
             request_id=request_id,
         )
         uow.commit()
-    # The mail files go after the commit: a failed commit must not lose mail that stays owed.
+    # The files go after the commit: a failed commit must not lose mail that stays owed,
+    # nor a CV the kept candidacy still points at.
     folder = app.settings.mail_folder
-    for message_id in message_ids:
-        path = maildir_path(folder, message_id)
-        for candidate_path in (path, path.with_suffix(".eml.partial")):
-            try:
-                candidate_path.unlink()
-            except FileNotFoundError:
-                continue  # never written (not sent, or another transport)
-            except OSError as exc:
-                erasure.mail_file_errors.append(f"{candidate_path}: {exc.strerror}")
-            else:
-                erasure.mail_files += 1
-    if erasure.mail_file_errors:
-        log.error("privacy.mail_files_left", candidate=key, errors=len(erasure.mail_file_errors))
+    paths = [
+        path
+        for message_id in message_ids
+        for path in (
+            maildir_path(folder, message_id),
+            maildir_path(folder, message_id).with_suffix(".eml.partial"),
+        )
+    ]
+    uploads = [app.settings.uploads_folder / name for name in erasure.stored_names]
+    erasure.mail_files = _unlink(paths, erasure.mail_file_errors)
+    _unlink(uploads, erasure.document_file_errors)
+    if erasure.mail_file_errors or erasure.document_file_errors:
+        log.error(
+            "privacy.files_left",
+            candidate=key,
+            mail_errors=len(erasure.mail_file_errors),
+            document_errors=len(erasure.document_file_errors),
+        )
     log.info(
         "privacy.erased",
         candidate=key,
@@ -396,6 +415,21 @@ def erase(
         texts=erasure.texts,
     )
     return erasure
+
+
+def _unlink(paths: list[Path], errors: list[str]) -> int:
+    """Delete the files that exist; count them, and note those that could not go."""
+    deleted = 0
+    for path in paths:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            continue  # never written (not sent, or another transport)
+        except OSError as exc:
+            errors.append(f"{path}: {exc.strerror}")
+        else:
+            deleted += 1
+    return deleted
 
 
 def _erase_rows(
@@ -470,6 +504,15 @@ def _erase_rows(
                 update(TIMER).where(TIMER.c.id == timer["id"]).values(outcome=scrubbed)
             )
     connection.execute(update(SEAT).where(SEAT.c.candidacy_id.in_(ids)).values(remark=None))
+    erasure.stored_names = [
+        row.stored_name
+        for row in connection.execute(
+            select(DOCUMENT.c.stored_name).where(DOCUMENT.c.candidacy_id.in_(ids))
+        )
+    ]
+    erasure.documents = connection.execute(
+        delete(DOCUMENT).where(DOCUMENT.c.candidacy_id.in_(ids))
+    ).rowcount
 
 
 @dataclass(kw_only=True)
@@ -709,6 +752,11 @@ def access_data(app: App, candidate: str) -> dict[str, Any]:
                 select(TIMER).where(TIMER.c.candidacy_id.in_(ids)).order_by(TIMER.c.id)
             ).mappings()
         ]
+        documents = list(
+            connection.execute(
+                select(DOCUMENT).where(DOCUMENT.c.candidacy_id.in_(ids)).order_by(DOCUMENT.c.id)
+            ).mappings()
+        )
         flags = [
             {"rule": row["rule"], "found": when(row["found_at"]), "status": row["status"]}
             for row in connection.execute(
@@ -765,6 +813,20 @@ def access_data(app: App, candidate: str) -> dict[str, Any]:
         "selection_seats": seats,
         "timers": timers,
         "duplicate_flags": flags,
+        "documents": [
+            {
+                "candidacy": d["candidacy_id"],
+                "kind": d["kind"],
+                "filename": d["filename"],
+                "media_type": d["media_type"],
+                "size": d["size"],
+                "sha256": d["sha256"],
+                "uploaded": when(d["uploaded_at"]),
+                "file": f"{key}-{d['kind']}-{d['id']}{_SUFFIX.get(d['media_type'], '')}",
+                "stored_name": d["stored_name"],
+            }
+            for d in documents
+        ],
     }
 
 
@@ -788,6 +850,22 @@ def write_access_export(app: App, candidate: str, folder: Path) -> tuple[Path, P
     folder.mkdir(parents=True, exist_ok=True)
     stem = f"access-{data['candidate']['key']}"
     paths = (folder / f"{stem}.json", folder / f"{stem}.html")
+    # The person's own files go beside the export, named for them; where they are kept is ours.
+    for document in data["documents"]:
+        source = app.settings.uploads_folder / document.pop("stored_name")
+        if source.is_file():
+            target = folder / f"access-{document['file']}"
+            target.unlink(missing_ok=True)
+            with (
+                source.open("rb") as original,
+                os.fdopen(
+                    os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "wb"
+                ) as copy,
+            ):
+                shutil.copyfileobj(original, copy)  # as private as the original
+            document["file"] = target.name
+        else:
+            document["file"] = None
     contents = (
         json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n",
         render_access_page(data),

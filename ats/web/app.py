@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, StrictUndefined, pass_context
 from jinja2.runtime import Context
@@ -38,7 +38,7 @@ from ats.errors import (
     TransitionRefused,
     Unauthenticated,
 )
-from ats.service import pipeline, queries
+from ats.service import careers, pipeline, queries
 from ats.service.app import App
 from ats.service.audit import record_refusal, verify
 from ats.service.audit_reports import AuditFilters
@@ -243,6 +243,9 @@ def add_web(api: FastAPI, app: App) -> None:
     kit = Kit(render=render, current=current, posted=posted, genuine=genuine, refuse=refuse)
     add_selection_pages(api, app, kit)
     add_dashboard(api, app, kit)
+    from ats.web.careers import add_careers
+
+    add_careers(api, app)  # after web_error_page is set: it handles /jobs errors itself
 
     # -- sign-in ---------------------------------------------------------------------------
 
@@ -485,8 +488,23 @@ def add_web(api: FastAPI, app: App) -> None:
             blocked=blocked,
             labels={n: _state_label(definition, n, web.language) for n in definition.states},
             duplicates=possible_duplicates(web, candidacy_id),
+            documents=careers.documents(app, candidacy_id),
             notice=notice,
             error=error,
+        )
+
+    @api.get("/candidacies/{candidacy}/documents/{document}", include_in_schema=False)
+    def candidacy_document(request: Request, candidacy: str, document: str) -> Response:
+        """A file the candidate sent (their CV), for staff who may see the candidacy."""
+        web = current(request)
+        candidacy_id = _candidacy_id(candidacy)
+        candidacy_of(web, candidacy_id)
+        found, path = careers.document_file(app, candidacy_id, pipeline.number(document) or 0)
+        return FileResponse(
+            path,
+            media_type=found["media_type"],
+            filename=found["filename"],
+            headers={**HEADERS, "Content-Security-Policy": "default-src 'none'; sandbox"},
         )
 
     def possible_duplicates(web: WebSession, candidacy_id: int) -> list[dict[str, Any]]:

@@ -85,6 +85,8 @@ class ServiceRow(Base):
     code: Mapped[str] = mapped_column(String(16), primary_key=True)
     name: Mapped[dict[str, Any]]
     short: Mapped[dict[str, Any]]
+    url: Mapped[str | None] = mapped_column(String(200))
+    address: Mapped[dict[str, Any] | None]
 
 
 class JobFunctionRow(Base):
@@ -93,6 +95,8 @@ class JobFunctionRow(Base):
     code: Mapped[str] = mapped_column(String(64), primary_key=True)
     workflow: Mapped[str] = mapped_column(String(64))
     title: Mapped[dict[str, Any]]
+    description: Mapped[dict[str, Any] | None]  # per language, for the careers site
+    requirements: Mapped[dict[str, Any] | None]  # per language, a list of texts
 
 
 class WaveRow(Base):
@@ -102,6 +106,7 @@ class WaveRow(Base):
     number: Mapped[int]
     opens_on: Mapped[date]
     title: Mapped[dict[str, Any]]
+    closes_on: Mapped[date | None]
 
 
 class VacancyRow(Base):
@@ -114,6 +119,11 @@ class VacancyRow(Base):
     track: Mapped[str | None] = mapped_column(String(64))
     target: Mapped[int | None]
     title: Mapped[dict[str, Any]]
+    opens_on: Mapped[date | None]
+    closes_on: Mapped[date | None]  # None: open until the posts are filled
+    place: Mapped[dict[str, Any] | None]
+    employment_type: Mapped[str | None] = mapped_column(String(16))
+    description: Mapped[dict[str, Any] | None]
 
 
 class CandidateRow(Base):
@@ -506,3 +516,36 @@ class CandidateLinkRow(Base):
     rule: Mapped[str] = mapped_column(String(32))  # email | name_birth_date
     found_at: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(16))  # open | merged | distinct
+
+
+class DocumentRow(Base):
+    """A file a candidate sent with their application (a CV), kept outside the web root.
+
+    The file lives under ``uploads_dir`` by ``stored_name`` (random); the row keeps
+    what the recruiter needs to open it, and its SHA-256 to show it is the file
+    sent. Erasure deletes both.
+    """
+
+    __tablename__ = "documents"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    candidacy_id: Mapped[int] = mapped_column(ForeignKey("candidacies.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # cv
+    stored_name: Mapped[str] = mapped_column(String(64), unique=True)
+    filename: Mapped[str] = mapped_column(String(200))  # as sent, cleaned; personal data
+    media_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(String(64))
+    uploaded_at: Mapped[datetime]
+
+
+class FormPostRow(Base):
+    """A post of a public form, counted per (keyed hash of the) address to slow down bots."""
+
+    __tablename__ = "form_posts"
+    __table_args__ = (Index("ix_form_posts_form_address_at", "form", "address", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    form: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(64))  # HMAC of the client address, never clear
+    at: Mapped[datetime]

@@ -358,6 +358,7 @@ class Candidacies:
         state: str,
         audit_head: str,
         now: datetime,
+        facts: Mapping[str, Any] | None = None,
     ) -> int:
         try:
             return int(
@@ -369,7 +370,7 @@ class Candidacies:
                         workflow_version_id=workflow_version_id,
                         state=state,
                         version=1,
-                        facts={},
+                        facts=dict(facts or {}),
                         audit_head=audit_head,
                         created_at=now,
                         state_entered_at=now,
