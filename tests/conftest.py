@@ -9,6 +9,7 @@ import itertools
 import os
 import uuid
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -46,11 +47,14 @@ def _fresh_vobject_timezones() -> None:
     vars(vobject.icalendar)["__tzidMap"].clear()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database of each kind."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ats.sqlite3'}"
+@contextmanager
+def fresh_database(kind: str, folder: Path) -> Iterator[str]:
+    """The URL of an empty database: an SQLite file in ``folder``, or a throw-away schema.
+
+    PostgreSQL skips the test when ATS_TEST_DATABASE_URL is not set.
+    """
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'ats.sqlite3'}"
         return
     if not PG_URL:
         pytest.skip("PostgreSQL: set ATS_TEST_DATABASE_URL to run (`.ci/run` does)")
@@ -64,6 +68,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

@@ -11,13 +11,14 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, fresh_database
 
 _SCRIPT = shutil.which("ats", path=str(Path(sys.executable).parent))
 COMMAND: tuple[str, ...] = (_SCRIPT,) if _SCRIPT else (sys.executable, "-m", "ats.cli.main")
@@ -94,3 +95,12 @@ def cli(bare_cli: Ats) -> Ats:
     """The CLI on a database where `ats init` has loaded the drive and the workflows."""
     bare_cli("init")
     return bare_cli
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def database(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One database per kind for a whole module (a served site lives as long as the module)."""
+    with fresh_database(request.param, tmp_path_factory.mktemp("served-db")) as url:
+        yield url

@@ -28,9 +28,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx2 as httpx
 import pytest
-from sqlalchemy import create_engine, text
 
-from tests.conftest import PG_URL, REPO, pg_schema_url
+from tests.conftest import REPO
 from tests.e2e.conftest import COMMAND, Ats
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright cannot download a browser here
@@ -122,28 +121,6 @@ class Site:
         """Several candidacies' histories, read side by side (one CLI run each)."""
         with ThreadPoolExecutor(max_workers=len(names)) as pool:
             return dict(zip(names, pool.map(self.history, names), strict=True))
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """One database per kind for the whole module (the function-scoped one is per test)."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('browser-db') / 'ats.sqlite3'}"
-        return
-    if not PG_URL:
-        pytest.skip("PostgreSQL: set ATS_TEST_DATABASE_URL to run (`.ci/run` does)")
-    schema = f"ats_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield pg_schema_url(PG_URL, schema)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -29,10 +29,9 @@ import httpx2 as httpx
 import pytest
 from babel.dates import format_date
 from ruamel.yaml import YAML
-from sqlalchemy import create_engine, text
 
 from ats.web.translations import translator
-from tests.conftest import PG_URL, REPO, pg_schema_url
+from tests.conftest import REPO
 from tests.e2e.conftest import COMMAND, Ats
 from tests.e2e.test_browser import (  # skips this module too when chromium is missing
     CHROMIUM,
@@ -155,28 +154,6 @@ class Site:
     mail: Path
     uploads: Path
     drive: dict[str, Any]
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def database(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[str]:
-    """One database per kind for the whole module."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('careers-db') / 'ats.sqlite3'}"
-        return
-    if not PG_URL:
-        pytest.skip("PostgreSQL: set ATS_TEST_DATABASE_URL to run (`.ci/run` does)")
-    schema = f"ats_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL.replace("postgresql://", "postgresql+psycopg://", 1))
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield pg_schema_url(PG_URL, schema)
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="module")

@@ -44,9 +44,10 @@ from ats.bootstrap import bootstrap
 from ats.clock import ManualClock
 from ats.domain.drive import HiringDrive, Vacancy, is_open
 from ats.domain.workflow import LANGUAGES
-from ats.service import careers
+from ats.service import careers, privacy
 from ats.service.app import App
 from ats.service.audit import verify
+from ats.service.commands import FireTrigger
 from ats.service.outbox import compose
 from ats.service.setup import initialise
 from ats.settings import Settings
@@ -1049,3 +1050,49 @@ def test_a_recruiter_of_the_service_can_open_the_cv(site: Site) -> None:
     outsider = site.browser()
     signed_in(outsider, make_user(site.app, "otto", "recruiter", services=(other,)))
     assert outsider.get(url).status_code == 404
+
+
+def test_an_access_export_copies_the_cv_privately_and_erasure_deletes_it(
+    site: Site, tmp_path: Path
+) -> None:
+    """The CV is the person's data: copied into their access export, gone with their erasure."""
+    data = pdf_bytes()
+    client, csrf = open_form(site)
+    assert (
+        send(client, application(site, csrf), cv=("CV Amélie.pdf", data, careers.PDF)).status_code
+        == 303
+    )
+    with site.app.engine.connect() as connection:
+        document = connection.execute(select(DocumentRow.__table__)).mappings().one()
+        key = connection.execute(select(CandidateRow.__table__.c.key)).scalar_one()
+    stored = site.uploads / document["stored_name"]
+
+    json_path, _html = privacy.write_access_export(site.app, key, tmp_path / "export")
+    exported = json.loads(json_path.read_text(encoding="utf-8"))["documents"]
+    assert [(d["filename"], d["sha256"]) for d in exported] == [
+        ("CV Amélie.pdf", hashlib.sha256(data).hexdigest())
+    ]
+    assert "stored_name" not in exported[0], "where ATS keeps the file is not the person's data"
+    copy = tmp_path / "export" / exported[0]["file"]
+    assert copy.read_bytes() == data
+    assert stat.S_IMODE(copy.stat().st_mode) == 0o600
+
+    site.app.handle(
+        FireTrigger(
+            candidacy_id=document["candidacy_id"],
+            trigger="withdraw",
+            actor=f"candidate:{key}",
+            role="candidate",
+            reason="found another job",
+        )
+    )
+    erasure = privacy.erase(site.app, key, reason="asked to be forgotten", actor="admin:test")
+    assert erasure.documents == 1
+    assert erasure.document_file_errors == []
+    assert not stored.exists()
+    with site.app.engine.connect() as connection:
+        assert (
+            connection.execute(select(func.count()).select_from(DocumentRow.__table__)).scalar_one()
+            == 0
+        )
+    assert verify(site.app).ok
