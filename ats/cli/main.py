@@ -21,6 +21,7 @@ from ats.cli.audit import audit
 from ats.cli.candidates import candidate
 from ats.cli.context import Context, json_option, pass_context
 from ats.cli.gdpr import gdpr
+from ats.cli.interviews import interview
 from ats.cli.outbox import outbox
 from ats.cli.output import emit, table
 from ats.cli.reports import report
@@ -662,6 +663,7 @@ cli.add_command(session)
 cli.add_command(report)
 cli.add_command(candidate)
 cli.add_command(gdpr)
+cli.add_command(interview)
 
 
 # -- entry point ---------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ats.domain.guards import CompiledGuard, GuardSyntaxError, compile_guard
+from ats.domain.interview import Criterion, InterviewSpec, PassRule
 from ats.domain.roles import FIRING_ROLES
 from ats.errors import InvalidInput, Problem, WorkflowInvalid
 
@@ -29,6 +30,7 @@ FACT_TYPES = ("integer", "boolean", "choice", "text", "date", "datetime")
 LOCAL_ZONE = ZoneInfo("Europe/Brussels")  # a time given without an offset is Belgian time
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _STEM = re.compile(r"^[a-z][a-z0-9-]*$")
+_WHOLE = re.compile(r"^-?[0-9]+$")
 _DURATION = re.compile(r"^\s*(\d+)\s+(?:(working|selor)\s+)?days?\s*$")
 FactValue = int | bool | str
 
@@ -223,6 +225,7 @@ class WorkflowDefinition:
     notify_on_apply: str | None = None
     selection: SelectionSpec | None = None
     application_facts: tuple[str, ...] = ()  # what the public application form asks
+    interview: InterviewSpec | None = None  # the panel's competency model and pass rule
     file: str = field(default="", compare=False)
     line: int | None = field(default=None, compare=False)  # of the name key, for messages
 
@@ -305,6 +308,8 @@ class WorkflowDefinition:
             document["notify_on_apply"] = self.notify_on_apply
         if self.application_facts:
             document["application"] = {"facts": list(self.application_facts)}
+        if self.interview:
+            document["interview"] = self.interview.to_document()
         if self.selection:
             document["selection"] = {
                 "module": self.selection.module,
@@ -466,6 +471,7 @@ class _Reader:
                 "description",
                 "notify_on_apply",
                 "application",
+                "interview",
                 "facts",
                 "states",
                 "transitions",
@@ -513,6 +519,7 @@ class _Reader:
             notify_on_apply=notify_on_apply,
             selection=selection,
             application_facts=self.application(root.get("application"), root, facts),
+            interview=self.interview(root.get("interview"), root, facts, states, transitions),
             file=self.file,
             line=line_of(root, "name"),
         )
@@ -547,6 +554,213 @@ class _Reader:
         if len(set(names)) != len(names):
             self.problem(line_of(spec, "facts"), "application.facts", "a fact is listed twice")
         return tuple(names)
+
+    def interview(
+        self,
+        node: object,
+        root: Mapping[str, Any],
+        facts: Mapping[str, FactSpec],
+        states: Mapping[str, StateSpec],
+        transitions: list[TransitionSpec],
+    ) -> InterviewSpec | None:
+        """``interview``: the criteria a panel scores, their scales and anchors, the pass rule."""
+        if node is None:
+            return None
+        spec = self.mapping(node, "interview", line_of(root, "interview"))
+        if spec is None:
+            return None
+        self.keys(
+            spec,
+            "interview",
+            allowed=("state", "panel", "criteria", "pass", "decides", "total_fact"),
+            required=("state", "criteria", "pass", "decides"),
+        )
+        before = len(self.problems)
+        state = self.text(spec, "state", "interview.state")
+        if state and state not in states:
+            self.problem(line_of(spec, "state"), "interview.state", f"no state {state!r}")
+        elif state and states[state].final:
+            self.problem(line_of(spec, "state"), "interview.state", f"{state!r} is final")
+        criteria = self.criteria(spec.get("criteria"), line_of(spec, "criteria"))
+        rule = self.pass_rule(spec.get("pass"), line_of(spec, "pass"), criteria)
+        panel_min, panel_max = self.panel_size(spec.get("panel"), line_of(spec, "panel"))
+        decides = self.mapping(spec.get("decides"), "interview.decides", line_of(spec, "decides"))
+        triggers = {"pass": "", "fail": ""}
+        if decides is not None:
+            self.keys(decides, "interview.decides", allowed=triggers, required=triggers)
+            for key in triggers:
+                triggers[key] = self.text(decides, key, f"interview.decides.{key}")
+                if (
+                    triggers[key]
+                    and state in states
+                    and not any(
+                        t.trigger == triggers[key] and state in t.sources for t in transitions
+                    )
+                ):
+                    self.problem(
+                        line_of(decides, key),
+                        f"interview.decides.{key}",
+                        f"no transition {triggers[key]!r} leaves state {state!r}",
+                    )
+        if triggers["pass"] and triggers["pass"] == triggers["fail"]:
+            self.problem(
+                line_of(spec, "decides"),
+                "interview.decides",
+                "pass and fail must be different transitions",
+            )
+        highest = sum(c.maximum for c in criteria)
+        lowest = sum(c.minimum for c in criteria)
+        total_fact = self.text(spec, "total_fact", "interview.total_fact") or None
+        if total_fact:
+            fact = facts.get(total_fact)
+            if fact is None or fact.type != "integer":
+                self.problem(
+                    line_of(spec, "total_fact"),
+                    "interview.total_fact",
+                    f"{total_fact!r} must be an integer fact of this workflow",
+                )
+            elif (fact.minimum is not None and fact.minimum > lowest) or (
+                fact.maximum is not None and fact.maximum < highest
+            ):
+                self.problem(
+                    line_of(spec, "total_fact"),
+                    "interview.total_fact",
+                    f"its range must hold every total from {lowest} to {highest}",
+                )
+        if len(self.problems) > before:
+            return None
+        return InterviewSpec(
+            state=state,
+            criteria=tuple(criteria),
+            rule=rule,
+            passed=triggers["pass"],
+            failed=triggers["fail"],
+            panel_min=panel_min,
+            panel_max=panel_max,
+            total_fact=total_fact,
+            line=line_of(root, "interview"),
+        )
+
+    def criteria(self, node: object, line: int | None) -> list[Criterion]:
+        table = self.mapping(node, "interview.criteria", line)
+        if table is None:
+            return []
+        if not table:
+            self.problem(line, "interview.criteria", "name at least one criterion")
+        found = []
+        for name, raw in table.items():
+            where = f"interview.criteria.{name}"
+            if not isinstance(name, str) or not _NAME.match(name):
+                self.problem(line_of(table, name), where, "use lowercase_with_underscores")
+                continue
+            criterion = self.mapping(raw, where, line_of(table, name))
+            if criterion is None:
+                continue
+            self.keys(
+                criterion,
+                where,
+                allowed=("label", "scale", "anchors"),
+                required=("label", "scale", "anchors"),
+            )
+            label = self.translations(criterion, "label", f"{where}.label")
+            scale = self.mapping(
+                criterion.get("scale"), f"{where}.scale", line_of(criterion, "scale")
+            )
+            low = high = 0
+            scale_ok = False
+            if scale is not None:
+                self.keys(scale, f"{where}.scale", allowed=("min", "max"), required=("min", "max"))
+                ends = scale.get("min"), scale.get("max")
+                if all(isinstance(v, int) and not isinstance(v, bool) for v in ends):
+                    low, high = int(ends[0] or 0), int(ends[1] or 0)
+                    scale_ok = low < high
+                    if not scale_ok:
+                        self.problem(
+                            line_of(criterion, "scale"), f"{where}.scale", "min must be below max"
+                        )
+                else:
+                    self.problem(
+                        line_of(criterion, "scale"),
+                        f"{where}.scale",
+                        "min and max must be whole numbers",
+                    )
+            anchors: dict[int, dict[str, str]] = {}
+            table_of_anchors = self.mapping(
+                criterion.get("anchors"), f"{where}.anchors", line_of(criterion, "anchors")
+            )
+            if not scale_ok:  # the scale's own problem is said; its anchors cannot be judged
+                continue
+            points: Mapping[str, Any] = table_of_anchors or {}
+            for key in points:
+                # A stored (JSON) definition has the points as text: "0" is 0.
+                point = int(key) if isinstance(key, str) and _WHOLE.match(key) else key
+                if (
+                    not isinstance(point, int)
+                    or isinstance(point, bool)
+                    or not low <= point <= high
+                ):
+                    self.problem(
+                        line_of(points, key),
+                        f"{where}.anchors.{point}",
+                        f"an anchor is a score on the scale {low}–{high}",
+                    )
+                    continue
+                anchors[point] = self.translations(points, key, f"{where}.anchors.{point}")
+            if table_of_anchors is not None and not {low, high} <= set(anchors):
+                self.problem(
+                    line_of(criterion, "anchors"),
+                    f"{where}.anchors",
+                    f"say what both ends of the scale mean ({low} and {high})",
+                )
+            found.append(Criterion(name, label, low, high, anchors, line_of(table, name)))
+        return found
+
+    def pass_rule(self, node: object, line: int | None, criteria: list[Criterion]) -> PassRule:
+        table = self.mapping(node, "interview.pass", line)
+        if table is None:
+            return PassRule()
+        keys = ("each_at_least", "total_at_least")
+        self.keys(table, "interview.pass", allowed=keys)
+        values: dict[str, int | None] = {}
+        for key in keys:
+            value = table.get(key)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                self.problem(
+                    line_of(table, key), f"interview.pass.{key}", "expected a whole number"
+                )
+                value = None
+            values[key] = value
+        if values["each_at_least"] is None and values["total_at_least"] is None:
+            self.problem(line, "interview.pass", "give each_at_least, total_at_least or both")
+        each, total = values["each_at_least"], values["total_at_least"]
+        if each is not None and criteria and each > min(c.maximum for c in criteria):
+            self.problem(
+                line_of(table, "each_at_least"),
+                "interview.pass.each_at_least",
+                f"{each} is above the top of a criterion's scale: nobody could pass",
+            )
+        if total is not None and criteria and total > sum(c.maximum for c in criteria):
+            self.problem(
+                line_of(table, "total_at_least"),
+                "interview.pass.total_at_least",
+                f"{total} is above the highest total {sum(c.maximum for c in criteria)}",
+            )
+        return PassRule(each, total)
+
+    def panel_size(self, node: object, line: int | None) -> tuple[int, int]:
+        if node is None:
+            return 2, 4
+        table = self.mapping(node, "interview.panel", line)
+        if table is None:
+            return 2, 4
+        self.keys(table, "interview.panel", allowed=("min", "max"))
+        low, high = table.get("min", 2), table.get("max", 4)
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high)) or not (
+            1 <= low <= high <= 10
+        ):
+            self.problem(line, "interview.panel", "min and max members: 1 ≤ min ≤ max ≤ 10")
+            return 2, 4
+        return low, high
 
     def selection(
         self,

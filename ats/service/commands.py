@@ -44,6 +44,7 @@ class FireTrigger:
     facts: Mapping[str, object] = field(default_factory=dict)
     expected_version: int | None = None  # for If-Match style callers: refuse if it moved
     request_id: str | None = None
+    panel_decision: bool = False  # fired by the chair's consensus decision (ats.service.interviews)
 
 
 @dataclass(frozen=True, kw_only=True)

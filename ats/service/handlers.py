@@ -339,6 +339,19 @@ def advance(uow: UnitOfWork, app: App, command: FireTrigger) -> CandidacyAdvance
         )
     read_version = candidacy.version
     definition = app.registry.definition(uow, candidacy.workflow_version_id)
+    interview = definition.interview
+    if (
+        interview is not None
+        and command.trigger in (interview.passed, interview.failed)
+        and not command.panel_decision
+    ):
+        raise TransitionRefused(
+            f"cannot fire {command.trigger!r}",
+            [
+                f"{command.trigger!r} follows the interview panel's consensus: the chair "
+                "records it with the scores (`ats interview decide`)"
+            ],
+        )
     event = candidacy.fire(
         definition,
         app.registry.machine(definition),

@@ -31,6 +31,7 @@ from sqlalchemy import Connection, RowMapping, Table, delete, select, update
 from ats.adapters.db.models import (
     CandidateLinkRow,
     DocumentRow,
+    ScorecardRow,
     SelectionSeatRow,
     SelectionSessionRow,
     VacancyRow,
@@ -65,6 +66,7 @@ log = structlog.get_logger("ats")
 
 SEAT = cast(Table, SelectionSeatRow.__table__)
 DOCUMENT = cast(Table, DocumentRow.__table__)
+SCORECARD = cast(Table, ScorecardRow.__table__)
 SESSION = cast(Table, SelectionSessionRow.__table__)
 VACANCY = cast(Table, VacancyRow.__table__)
 LINK = cast(Table, CandidateLinkRow.__table__)
@@ -504,6 +506,10 @@ def _erase_rows(
                 update(TIMER).where(TIMER.c.id == timer["id"]).values(outcome=scrubbed)
             )
     connection.execute(update(SEAT).where(SEAT.c.candidacy_id.in_(ids)).values(remark=None))
+    # What panel members wrote about the person; the scores and their seals stay.
+    connection.execute(
+        update(SCORECARD).where(SCORECARD.c.candidacy_id.in_(ids)).values(comment=None)
+    )
     erasure.stored_names = [
         row.stored_name
         for row in connection.execute(
@@ -757,6 +763,22 @@ def access_data(app: App, candidate: str) -> dict[str, Any]:
                 select(DOCUMENT).where(DOCUMENT.c.candidacy_id.in_(ids)).order_by(DOCUMENT.c.id)
             ).mappings()
         )
+        # Interview scores and the chair's motivation; panel members by role, never by name.
+        interviews = [
+            {
+                "candidacy": row["candidacy_id"],
+                "by": "panel chair (consensus)" if row["kind"] == "consensus" else "panel member",
+                "scores": dict(row["scores"]),
+                "total": row["total"],
+                "passed": row["passed"],
+                "comment": row["comment"],
+                "submitted": when(row["submitted_at"]),
+                "superseded": when(row["superseded_at"]),
+            }
+            for row in connection.execute(
+                select(SCORECARD).where(SCORECARD.c.candidacy_id.in_(ids)).order_by(SCORECARD.c.id)
+            ).mappings()
+        ]
         flags = [
             {"rule": row["rule"], "found": when(row["found_at"]), "status": row["status"]}
             for row in connection.execute(
@@ -813,6 +835,7 @@ def access_data(app: App, candidate: str) -> dict[str, Any]:
         "selection_seats": seats,
         "timers": timers,
         "duplicate_flags": flags,
+        "interview_scores": interviews,
         "documents": [
             {
                 "candidacy": d["candidacy_id"],

@@ -220,3 +220,16 @@ def principal_from_row(user_id: int, username: str, roles: dict[str, Any], via: 
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def principal_of(app: App, username: str) -> Principal:
+    """An active user as the command line acts for them (``--as``); NotFound otherwise."""
+    with app.engine.connect() as connection:
+        row = connection.execute(
+            select(USER.c.id, USER.c.username, USER.c.roles, USER.c.disabled).where(
+                USER.c.username == username.strip().lower()
+            )
+        ).first()
+    if row is None or row.disabled:
+        raise NotFound(f"no active user {username!r}; `ats user list` shows them")
+    return principal_from_row(row.id, row.username, row.roles, "cli")

@@ -549,3 +549,39 @@ class FormPostRow(Base):
     form: Mapped[str] = mapped_column(String(32))
     address: Mapped[str] = mapped_column(String(64))  # HMAC of the client address, never clear
     at: Mapped[datetime]
+
+
+class PanelMemberRow(Base):
+    """A staff member on a vacancy's interview panel; one of them chairs it."""
+
+    __tablename__ = "panel_members"
+    __table_args__ = (UniqueConstraint("vacancy", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vacancy: Mapped[str] = mapped_column(ForeignKey("vacancies.code"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    chair: Mapped[bool]
+    added_at: Mapped[datetime]
+
+
+class ScorecardRow(Base):
+    """One panel member's scores for one candidacy, or the chair's consensus scores.
+
+    Never updated but to be superseded (``superseded_at``) by a newer card of the
+    same member, with a reason in the audit log. ``comment`` is free text about
+    the candidate: erased with them (its seal stays in the audit event).
+    """
+
+    __tablename__ = "scorecards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    candidacy_id: Mapped[int] = mapped_column(ForeignKey("candidacies.id"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(16))  # member | consensus
+    scores: Mapped[dict[str, Any]]  # criterion -> whole number
+    total: Mapped[int]
+    passed: Mapped[bool]  # what the pass rule says of these scores
+    comment: Mapped[str | None] = mapped_column(Text)
+    submitted_at: Mapped[datetime]
+    superseded_at: Mapped[datetime | None]
+    event_seq: Mapped[int]  # the audit event that recorded it (audit_events.seq)
