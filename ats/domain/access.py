@@ -15,6 +15,7 @@ STAFF_ROLES = (
     "selection_officer",  # Selor sessions and results
     "panel",  # interview and written-case panels
     "hiring_manager",  # makes offers
+    "approver",  # approves offers others asked for (four eyes)
     "medical_officer",  # medical checks
     "taskforce",  # reads everything, reports
     "auditor",  # reads the audit log, exports
@@ -26,11 +27,14 @@ WORKFLOW_ROLE = {
     "selection_officer": "selor",
     "panel": "panel",
     "hiring_manager": "hiring_manager",
+    "approver": "approver",
     "medical_officer": "medical_officer",
 }
 SEE_EVERYTHING = frozenset({"taskforce", "auditor", "admin"})
 # Staff who serve every service unless their account names some.
-UNSCOPED_ACTORS = frozenset({"selection_officer", "panel", "hiring_manager", "medical_officer"})
+UNSCOPED_ACTORS = frozenset(
+    {"selection_officer", "panel", "hiring_manager", "approver", "medical_officer"}
+)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ FIRING_ROLES = frozenset(
         "medical_officer",  # records medical fitness where a function needs it
         "panel",  # interview and written-case panel members
         "hiring_manager",  # makes offers
+        "approver",  # approves or refuses an offer someone else asked for (four eyes)
         "candidate",  # the person themself, e.g. withdrawing or accepting
         "system",  # timers fired by the worker
     }

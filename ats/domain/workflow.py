@@ -190,6 +190,7 @@ class TransitionSpec:
     reason_required: bool = False
     notify: str | None = None
     invitation: InvitationSpec | None = None
+    approves: str | None = None  # four eyes: a second person approves what this trigger asked
     line: int | None = field(default=None, compare=False)
     source_line: int | None = field(default=None, compare=False)
     dest_line: int | None = field(default=None, compare=False)
@@ -289,6 +290,8 @@ class WorkflowDefinition:
             }
             if spec.notify:
                 entry["notify"] = spec.notify
+            if spec.approves:
+                entry["approves"] = spec.approves
             if spec.invitation:
                 entry["invitation"] = {
                     "start": spec.invitation.start,
@@ -504,6 +507,7 @@ class _Reader:
         states = self.states(root.get("states"), line_of(root, "states"))
         transitions = self.transitions(root.get("transitions"), line_of(root, "transitions"), facts)
         self.check_graph(states, transitions, root)
+        self.check_approvals(transitions, root)
         selection = None
         if root.get("selection") is not None:
             selection = self.selection(
@@ -1040,6 +1044,7 @@ class _Reader:
                     "reason",
                     "notify",
                     "invitation",
+                    "approves",
                 ),
                 required=("trigger", "from", "to", "roles"),
             )
@@ -1087,6 +1092,7 @@ class _Reader:
                     reason_required=reason == "required",
                     notify=notify,
                     invitation=invitation,
+                    approves=self.text(spec, "approves", f"{where}.approves") or None,
                     line=line_of(node, index),
                     source_line=line_of(spec, "from"),
                     dest_line=line_of(spec, "to"),
@@ -1165,6 +1171,27 @@ class _Reader:
                 continue
             result.append(guard)
         return result
+
+    def check_approvals(self, transitions: list[TransitionSpec], root: Mapping[str, Any]) -> None:
+        """``approves: T``: T exists and leads to where this transition starts; people fire it."""
+        for index, spec in enumerate(transitions):
+            if not spec.approves:
+                continue
+            where = f"transitions[{index}] ({spec.trigger}).approves"
+            requests = [t for t in transitions if t.trigger == spec.approves]
+            if spec.approves == spec.trigger:
+                self.problem(spec.line, where, "a transition cannot approve itself")
+            elif not requests:
+                self.problem(spec.line, where, f"no trigger {spec.approves!r} to approve")
+            elif not any(t.dest in spec.sources for t in requests):
+                self.problem(
+                    spec.line,
+                    where,
+                    f"{spec.approves!r} must lead to a state this transition leaves "
+                    f"({', '.join(spec.sources)})",
+                )
+            if "system" in spec.roles:
+                self.problem(spec.line, where, "an approval is a person's: not role system")
 
     def check_graph(
         self,

@@ -14,7 +14,7 @@ import structlog
 from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Table, insert, select
 
-from ats.adapters.db.models import DocumentRow
+from ats.adapters.db.models import DocumentRow, PanelMemberRow, ScorecardRow, UserRow
 from ats.adapters.db.store import AUDIT, CANDIDACY, EmailTaken
 from ats.domain.audit import (
     AUTHORISATION_FAILED,
@@ -27,7 +27,7 @@ from ats.domain.audit import (
 from ats.domain.candidacy import Candidacy, parse_facts
 from ats.domain.drive import HiringDrive
 from ats.domain.events import CandidacyAdvanced
-from ats.domain.workflow import LANGUAGES, WorkflowDefinition
+from ats.domain.workflow import LANGUAGES, TransitionSpec, WorkflowDefinition
 from ats.errors import (
     ConfigurationError,
     ConflictError,
@@ -49,6 +49,9 @@ log = structlog.get_logger("ats")
 
 PHONE = re.compile(r"^\+?[0-9][0-9 ()./-]{5,24}$")
 DOCUMENT = cast(Table, DocumentRow.__table__)
+PANEL = cast(Table, PanelMemberRow.__table__)
+SCORECARD = cast(Table, ScorecardRow.__table__)
+USER = cast(Table, UserRow.__table__)
 
 
 @dataclass(frozen=True)
@@ -352,6 +355,9 @@ def advance(uow: UnitOfWork, app: App, command: FireTrigger) -> CandidacyAdvance
                 "records it with the scores (`ats interview decide`)"
             ],
         )
+    leaving = definition.transition(command.trigger, candidacy.state)
+    if leaving is not None and leaving.approves:
+        _four_eyes(uow, candidacy.id, candidacy.vacancy, leaving, command.actor)
     event = candidacy.fire(
         definition,
         app.registry.machine(definition),
@@ -408,6 +414,41 @@ def advance(uow: UnitOfWork, app: App, command: FireTrigger) -> CandidacyAdvance
             now=event.at,
         )
     return event
+
+
+def _four_eyes(
+    uow: UnitOfWork, candidacy_id: int, vacancy: str, spec: TransitionSpec, actor: str
+) -> None:
+    """An approval is a second person's: not who asked for it, nor anyone on the panel."""
+    requester = uow.connection.execute(
+        select(AUDIT.c.actor)
+        .where(AUDIT.c.candidacy_id == candidacy_id, AUDIT.c.trigger == spec.approves)
+        .order_by(AUDIT.c.seq.desc())
+        .limit(1)
+    ).scalar()
+    panel = set(
+        uow.connection.execute(
+            select(USER.c.username)
+            .join(PANEL, PANEL.c.user_id == USER.c.id)
+            .where(PANEL.c.vacancy == vacancy)
+            .union(
+                select(USER.c.username)
+                .join(SCORECARD, SCORECARD.c.user_id == USER.c.id)
+                .where(SCORECARD.c.candidacy_id == candidacy_id)
+            )
+        ).scalars()
+    )
+    reasons = []
+    if requester is None:
+        reasons.append(f"nothing to approve: {spec.approves!r} was not asked for")
+    elif requester == actor:
+        reasons.append(
+            f"four eyes: {actor} asked for this ({spec.approves}); another person approves it"
+        )
+    if actor.startswith("user:") and actor.removeprefix("user:") in panel:
+        reasons.append(f"four eyes: {actor} sat on the interview panel; someone outside it decides")
+    if reasons:
+        raise TransitionRefused(f"cannot fire {spec.trigger!r}", reasons, forbidden=True)
 
 
 def _invitation(
