@@ -20,8 +20,8 @@ from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, update
 
-from ats.adapters.db.models import PanelMemberRow, ScorecardRow, UserRow
-from ats.adapters.db.store import CANDIDATE
+from ats.adapters.db.models import PanelMemberRow, ScorecardRow, UserRow, VacancyRow
+from ats.adapters.db.store import AUDIT, CANDIDACY, CANDIDATE
 from ats.domain.access import Principal
 from ats.domain.audit import seal_texts
 from ats.domain.events import CandidacyAdvanced
@@ -36,6 +36,7 @@ from ats.service.unit_of_work import UnitOfWork
 PANEL = cast(Table, PanelMemberRow.__table__)
 SCORECARD = cast(Table, ScorecardRow.__table__)
 USER = cast(Table, UserRow.__table__)
+VACANCY = cast(Table, VacancyRow.__table__)
 MAX_TEXT = 2000
 SUBMITTED, SUPERSEDED, DECIDED, PANEL_SET = (
     "scorecard.submitted",
@@ -447,3 +448,62 @@ def _text(value: str | None, name: str, *, required: bool) -> str | None:
     if len(text) > MAX_TEXT:
         raise InvalidInput(f"{name}: at most {MAX_TEXT} characters, got {len(text)}")
     return text
+
+
+# -- approvals -----------------------------------------------------------------------------
+
+
+def waiting_for_approval(app: App) -> list[dict[str, Any]]:
+    """Candidacies in a state some transition with ``approves`` leaves: who asked, and when."""
+
+    found: list[dict[str, Any]] = []
+    with app.unit_of_work() as uow:
+        versions = uow.connection.execute(
+            select(CANDIDACY.c.workflow_version_id).distinct()
+        ).scalars()
+        for version in list(versions):
+            definition = app.registry.definition(uow, version)
+            approvals = [t for t in definition.transitions if t.approves]
+            states = {s for t in approvals for s in t.sources}
+            if not states:
+                continue
+            rows = uow.connection.execute(
+                select(
+                    CANDIDACY.c.id,
+                    CANDIDACY.c.state,
+                    CANDIDACY.c.version,
+                    CANDIDACY.c.vacancy,
+                    CANDIDACY.c.state_entered_at,
+                    CANDIDATE.c.name,
+                    VACANCY.c.service,
+                )
+                .join(CANDIDATE, CANDIDATE.c.id == CANDIDACY.c.candidate_id)
+                .join(VACANCY, VACANCY.c.code == CANDIDACY.c.vacancy)
+                .where(CANDIDACY.c.workflow_version_id == version, CANDIDACY.c.state.in_(states))
+                .order_by(CANDIDACY.c.state_entered_at, CANDIDACY.c.id)
+            ).mappings()
+            for row in rows:
+                leaving = [t for t in approvals if row["state"] in t.sources]
+                asked = uow.connection.execute(
+                    select(AUDIT.c.actor, AUDIT.c.occurred_at, AUDIT.c.reason)
+                    .where(
+                        AUDIT.c.candidacy_id == row["id"],
+                        AUDIT.c.trigger.in_({t.approves for t in leaving}),
+                    )
+                    .order_by(AUDIT.c.seq.desc())
+                    .limit(1)
+                ).first()
+                state = definition.states[row["state"]]
+                found.append(
+                    {
+                        **row,
+                        "state_label": dict(state.label),
+                        "requested_by": asked.actor if asked else None,
+                        "requested_at": asked.occurred_at if asked else None,
+                        "actions": [
+                            {"trigger": t.trigger, "reason": t.reason_required, "to": t.dest}
+                            for t in leaving
+                        ],
+                    }
+                )
+    return found

@@ -164,6 +164,7 @@ def add_web(api: FastAPI, app: App) -> None:
             is_auditor=bool(web and web.principal.has(*AUDIT_ROLES)),
             can_sessions=bool(web and web.principal.has("selection_officer", "admin", "taskforce")),
             can_dashboard=bool(web and web.principal.has("taskforce", "admin")),
+            can_approve=bool(web and web.principal.has("approver", "admin")),
             **values,
         )
         return HTMLResponse(html, status_code=status, headers=HEADERS)
@@ -243,6 +244,9 @@ def add_web(api: FastAPI, app: App) -> None:
     kit = Kit(render=render, current=current, posted=posted, genuine=genuine, refuse=refuse)
     add_selection_pages(api, app, kit)
     add_dashboard(api, app, kit)
+    from ats.web.interview_pages import add_interview_pages
+
+    add_interview_pages(api, app, kit)
     from ats.web.careers import add_careers
 
     add_careers(api, app)  # after web_error_page is set: it handles /jobs errors itself
@@ -489,6 +493,7 @@ def add_web(api: FastAPI, app: App) -> None:
             labels={n: _state_label(definition, n, web.language) for n in definition.states},
             duplicates=possible_duplicates(web, candidacy_id),
             documents=careers.documents(app, candidacy_id),
+            has_interview=definition.interview is not None,
             notice=notice,
             error=error,
         )
