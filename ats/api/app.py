@@ -31,7 +31,7 @@ from ats.errors import (
     Unauthenticated,
     database_problem,
 )
-from ats.service import pipeline, queries
+from ats.service import interviews, pipeline, queries
 from ats.service.app import App
 from ats.service.audit import record_refusal
 from ats.service.audit_reports import AuditFilters
@@ -124,6 +124,25 @@ class BulkTransitionRequest(BaseModel):
     role: str | None = None
     reason: str | None = Field(default=None, max_length=2000)
     facts: dict[str, str | int | bool] = Field(default_factory=dict)
+
+
+class ScorecardRequest(BaseModel):
+    """A panel member's scores, one whole number per criterion of the workflow's interview."""
+
+    scores: dict[str, int] = Field(min_length=1, max_length=50)
+    comment: str | None = Field(default=None, max_length=2000)
+    supersede_reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Replace your filed scorecard, saying why (a filed card is never changed).",
+    )
+
+
+class DecisionRequest(BaseModel):
+    """The chair's consensus scores and motivation; the pass rule decides."""
+
+    scores: dict[str, int] = Field(min_length=1, max_length=50)
+    motivation: str = Field(min_length=1, max_length=2000)
 
 
 class Page(BaseModel):
@@ -292,6 +311,57 @@ def create_api(app: App) -> FastAPI:
             {**found, "candidacies": [c for c in found["candidacies"] if who.can_see(c["service"])]}
             for found in duplicates(app, candidacy=candidacy_id)
         ]
+
+    @api.get(f"{API}/candidacies/{{candidacy_id}}/interview", tags=["interviews"])
+    def interview(who: Who, candidacy_id: CandidacyId) -> dict[str, Any]:
+        """The panel's scorecards as you may see them: blind until your own is in."""
+        visible(who, candidacy_id)
+        return interviews.scorecards(app, candidacy_id, who)
+
+    @api.post(
+        f"{API}/candidacies/{{candidacy_id}}/scorecards", tags=["interviews"], status_code=201
+    )
+    def file_scorecard(
+        who: Who, candidacy_id: CandidacyId, body: ScorecardRequest
+    ) -> dict[str, int]:
+        """File your scorecard (panel members), or supersede yours with a reason; audited."""
+        visible(who, candidacy_id)
+        card = interviews.submit(
+            app,
+            candidacy_id,
+            who,
+            body.scores,
+            body.comment,
+            supersede_reason=body.supersede_reason,
+        )
+        return {"scorecard": card, "candidacy": candidacy_id}
+
+    @api.post(
+        f"{API}/candidacies/{{candidacy_id}}/interview/decision",
+        tags=["interviews"],
+        status_code=201,
+    )
+    def decide_interview(
+        who: Who, candidacy_id: CandidacyId, body: DecisionRequest
+    ) -> TransitionResult:
+        """The chair's consensus: the pass rule fires the pass or fail transition; audited."""
+        visible(who, candidacy_id)
+        event = interviews.decide(app, candidacy_id, who, body.scores, body.motivation)
+        return TransitionResult.model_validate(
+            {
+                "candidacy": candidacy_id,
+                "trigger": event.trigger,
+                "from": event.src,
+                "to": event.dst,
+                "version": queries.candidacy(app, candidacy_id)["version"],
+            }
+        )
+
+    @api.get(f"{API}/approvals", tags=["interviews"])
+    def approvals(who: Who) -> list[dict[str, Any]]:
+        """Candidacies waiting for a second person's approval, within your services."""
+        require(who, "approver", "admin")
+        return [r for r in interviews.waiting_for_approval(app) if who.can_see(r["service"])]
 
     @api.post(f"{API}/transitions/bulk", tags=["candidacies"])
     def fire_many(who: Who, body: BulkTransitionRequest) -> dict[str, Any]:
