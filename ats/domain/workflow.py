@@ -606,6 +606,16 @@ class _Reader:
                         f"interview.decides.{key}",
                         f"no transition {triggers[key]!r} leaves state {state!r}",
                     )
+        for key, trigger in triggers.items():
+            guarded = [
+                t for t in transitions if t.trigger == trigger and state in t.sources and t.guards
+            ]
+            if trigger and guarded and decides is not None:
+                self.problem(
+                    line_of(decides, key),
+                    f"interview.decides.{key}",
+                    f"{trigger!r} has guards: the pass rule decides it, remove them",
+                )
         if triggers["pass"] and triggers["pass"] == triggers["fail"]:
             self.problem(
                 line_of(spec, "decides"),

@@ -217,6 +217,7 @@ def verify(app: App, *, exported: Mapping[str, Any] | None = None) -> VerifyRepo
         _snapshot(uow)
         required = _check_checkpoints(uow, report, verifier, exported)
         _check_events(uow, report, required.pop("events", []))
+        _check_scorecards(uow, report)
         candidacies = {
             row["id"]: row
             for row in uow.connection.execute(
@@ -404,6 +405,30 @@ def _check_events(
                 )
             )
             return
+
+
+def _check_scorecards(uow: UnitOfWork, report: VerifyReport) -> None:
+    """Each interview scorecard says what the audit event that filed it says."""
+    from ats.adapters.db.models import ScorecardRow
+
+    card = ScorecardRow.__table__
+    rows = uow.connection.execute(
+        select(card, EVENT.c.details, EVENT.c.kind.label("event_kind"))
+        .outerjoin(EVENT, EVENT.c.seq == card.c.event_seq)
+        .order_by(card.c.id)
+    ).mappings()
+    for row in rows:
+        details = row["details"] or {}
+        recorded = (details.get("candidacy"), details.get("scores"), details.get("total"))
+        if row["event_kind"] is None:
+            problem = "the audit event that filed it is missing"
+        elif recorded != (row["candidacy_id"], row["scores"], row["total"]):
+            problem = "its scores differ from the audit event that filed it"
+        elif details.get("passed") != row["passed"]:
+            problem = "its pass or fail differs from the audit event that filed it"
+        else:
+            continue
+        report.damage.append(Damage("scorecards", int(row["id"]), problem))
 
 
 def _signature_problem(row: RowMapping, verifier: Any) -> str | None:

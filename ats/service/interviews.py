@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from ats.adapters.db.models import PanelMemberRow, ScorecardRow, UserRow, VacancyRow
 from ats.adapters.db.store import AUDIT, CANDIDACY, CANDIDATE
@@ -186,22 +187,27 @@ def submit(
             uow.connection.execute(
                 update(SCORECARD).where(SCORECARD.c.id == live["id"]).values(superseded_at=now)
             )
-        card = uow.connection.execute(
-            insert(SCORECARD)
-            .values(
-                candidacy_id=candidacy_id,
-                user_id=member["user_id"],
-                kind="member",
-                scores=checked,
-                total=result.total,
-                passed=result.passed,
-                comment=comment,
-                submitted_at=now,
-                event_seq=event.seq,
-            )
-            .returning(SCORECARD.c.id)
-        ).scalar_one()
-        uow.commit()
+        try:
+            card = uow.connection.execute(
+                insert(SCORECARD)
+                .values(
+                    candidacy_id=candidacy_id,
+                    user_id=member["user_id"],
+                    kind="member",
+                    scores=checked,
+                    total=result.total,
+                    passed=result.passed,
+                    comment=comment,
+                    submitted_at=now,
+                    event_seq=event.seq,
+                )
+                .returning(SCORECARD.c.id)
+            ).scalar_one()
+            uow.commit()
+        except IntegrityError:  # the same member's other submission got in first
+            raise ConflictError(
+                f"{who.username} filed a scorecard for candidacy {candidacy_id} just now"
+            ) from None
     return int(card)
 
 
@@ -281,6 +287,8 @@ def decide(
                 )
             ).scalars()
         )
+        current = {m["user_id"] for m in context["panel"]}
+        cards = [user for user in cards if user in current]  # a replaced member's card is not
         if member["user_id"] not in cards:
             raise ConflictError("the chair scores first, like every member: submit your scorecard")
         if len(cards) < spec.panel_min:

@@ -15,8 +15,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ats.errors import ConflictError, Forbidden, InvalidInput, NotFound
-from ats.service import interviews, queries
+from ats.errors import ConflictError, Forbidden, InvalidInput, NotFound, TransitionRefused
+from ats.service import interviews, pipeline, queries
 from ats.service.app import App
 from ats.service.sessions import WebSession
 from ats.web.app import FormBody, Kit
@@ -63,53 +63,65 @@ def add_interview_pages(api: FastAPI, app: App, kit: Kit) -> None:
         )
 
     @api.get("/candidacies/{candidacy}/interview", include_in_schema=False)
-    def interview_page(request: Request, candidacy: int, done: str = "") -> HTMLResponse:
+    def interview_page(request: Request, candidacy: str, done: str = "") -> HTMLResponse:
         web = kit.current(request)
-        return page(request, web, candidacy, done=done[:10])
+        return page(request, web, _number(candidacy), done=done[:10])
 
     def scores_of(form: Any, view: dict[str, Any]) -> dict[str, str]:
         return {c["name"]: form.get(f"score.{c['name']}") for c in view["criteria"]}
 
     @api.post("/candidacies/{candidacy}/interview/score", include_in_schema=False)
-    def interview_score(request: Request, candidacy: int, body: FormBody) -> Response:
+    def interview_score(request: Request, candidacy: str, body: FormBody) -> Response:
         web = kit.current(request)
         form = kit.posted(request, body, web)
-        visible(web, candidacy)
-        view = interviews.scorecards(app, candidacy, web.principal)
+        candidacy_id = _number(candidacy)
+        visible(web, candidacy_id)
+        view = interviews.scorecards(app, candidacy_id, web.principal)
         scores = scores_of(form, view)
         try:
             interviews.submit(
                 app,
-                candidacy,
+                candidacy_id,
                 web.principal,
                 scores,
                 form.get("comment") or None,
-                supersede_reason=(form.get("reason") or None) if form.get("supersede") else None,
+                # Replacing a card: its reason is required (an empty one is said so).
+                supersede_reason=form.get("reason") if form.get("supersede") else None,
             )
         except (InvalidInput, ConflictError, Forbidden) as exc:
             values = {
                 **{f"score.{k}": v for k, v in scores.items()},
                 "comment": form.get("comment"),
+                "reason": form.get("reason"),
             }
-            return page(request, web, candidacy, status=exc.http_status, error=exc, values=values)
-        return RedirectResponse(f"/candidacies/{candidacy}/interview?done=scored", status_code=303)
+            return page(
+                request, web, candidacy_id, status=exc.http_status, error=exc, values=values
+            )
+        return RedirectResponse(
+            f"/candidacies/{candidacy_id}/interview?done=scored", status_code=303
+        )
 
     @api.post("/candidacies/{candidacy}/interview/decide", include_in_schema=False)
-    def interview_decide(request: Request, candidacy: int, body: FormBody) -> Response:
+    def interview_decide(request: Request, candidacy: str, body: FormBody) -> Response:
         web = kit.current(request)
         form = kit.posted(request, body, web)
-        visible(web, candidacy)
-        view = interviews.scorecards(app, candidacy, web.principal)
+        candidacy_id = _number(candidacy)
+        visible(web, candidacy_id)
+        view = interviews.scorecards(app, candidacy_id, web.principal)
         scores = scores_of(form, view)
         try:
-            interviews.decide(app, candidacy, web.principal, scores, form.get("motivation"))
-        except (InvalidInput, ConflictError, Forbidden) as exc:
+            interviews.decide(app, candidacy_id, web.principal, scores, form.get("motivation"))
+        except (InvalidInput, ConflictError, Forbidden, TransitionRefused) as exc:
             values = {
                 **{f"consensus.{k}": v for k, v in scores.items()},
                 "motivation": form.get("motivation"),
             }
-            return page(request, web, candidacy, status=exc.http_status, error=exc, values=values)
-        return RedirectResponse(f"/candidacies/{candidacy}/interview?done=decided", status_code=303)
+            return page(
+                request, web, candidacy_id, status=exc.http_status, error=exc, values=values
+            )
+        return RedirectResponse(
+            f"/candidacies/{candidacy_id}/interview?done=decided", status_code=303
+        )
 
     @api.get("/approvals", include_in_schema=False)
     def approvals(request: Request) -> HTMLResponse:
@@ -123,3 +135,11 @@ def add_interview_pages(api: FastAPI, app: App, kit: Kit) -> None:
             if web.principal.can_see(row["service"])
         ]
         return kit.render(request, "approvals.html", web=web, waiting=waiting)
+
+
+def _number(text: str) -> int:
+    """A candidacy id from the path; anything else is "not found", like the candidacy page."""
+    number = pipeline.number(text)
+    if number is None:
+        raise NotFound(f"no candidacy {text[:20]!r}")
+    return number

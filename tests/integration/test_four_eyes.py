@@ -29,7 +29,7 @@ from ats.service.setup import initialise
 from ats.service.users import create_user, principal_of
 from ats.settings import Settings
 from tests.conftest import REPO, path_to, role_for, satisfying_facts
-from tests.unit.test_interview import INTERVIEW_TEXT
+from tests.unit.test_interview import with_interview
 
 VACANCY = "CGVS-PROT-W1"
 MAKE_OFFER = """\
@@ -73,7 +73,7 @@ def four_eyes_workflow(text: str) -> str:
         "from: [applied, screened, selor_test, language_test, awaiting_interview, interview, selected, offer]",
         "from: [applied, screened, selor_test, language_test, awaiting_interview, interview, selected, offer_pending_approval, offer]",
     )
-    return text + "\n" + INTERVIEW_TEXT
+    return with_interview(text)
 
 
 @pytest.fixture

@@ -573,6 +573,18 @@ class ScorecardRow(Base):
     """
 
     __tablename__ = "scorecards"
+    # One live card per member and kind: two submissions at once cannot both be filed.
+    __table_args__ = (
+        Index(
+            "uq_scorecards_live",
+            "candidacy_id",
+            "user_id",
+            "kind",
+            unique=True,
+            sqlite_where=text("superseded_at IS NULL"),
+            postgresql_where=text("superseded_at IS NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     candidacy_id: Mapped[int] = mapped_column(ForeignKey("candidacies.id"), index=True)

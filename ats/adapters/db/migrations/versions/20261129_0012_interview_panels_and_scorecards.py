@@ -60,9 +60,18 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_scorecards_candidacy_id"), "scorecards", ["candidacy_id"], unique=False
     )
+    op.create_index(
+        "uq_scorecards_live",
+        "scorecards",
+        ["candidacy_id", "user_id", "kind"],
+        unique=True,
+        sqlite_where=sa.text("superseded_at IS NULL"),
+        postgresql_where=sa.text("superseded_at IS NULL"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_index("uq_scorecards_live", table_name="scorecards")
     op.drop_index(op.f("ix_scorecards_candidacy_id"), table_name="scorecards")
     op.drop_table("scorecards")
     op.drop_index(op.f("ix_panel_members_vacancy"), table_name="panel_members")
