@@ -152,3 +152,31 @@ def path_to(definition: WorkflowDefinition, goal: str) -> list[TransitionSpec]:
 def role_for(spec: TransitionSpec) -> str:
     """A staff role that may fire ``spec`` (the candidate only when nobody else may)."""
     return sorted(spec.roles - {"candidate", "system"} or spec.roles)[0]
+
+
+def walk(app: App, candidacy_id: int, goal: str, *, actor: str | None = None) -> WorkflowDefinition:
+    """Move a candidacy along the shortest path to ``goal`` (each guard satisfied, a reason
+    given); its workflow definition."""
+    from ats.service.commands import FireTrigger
+
+    with app.unit_of_work() as uow:
+        found = uow.candidacies.get(candidacy_id)
+        assert found is not None, f"no candidacy {candidacy_id}"
+        definition = app.registry.definition(uow, found[0].workflow_version_id)
+    known: dict[str, Any] = {}
+    for spec in path_to(definition, goal):
+        facts = satisfying_facts(definition, spec, known)
+        assert facts is not None, f"{definition.name}: no facts satisfy {spec.trigger}"
+        known.update(facts)
+        role = role_for(spec)
+        app.handle(
+            FireTrigger(
+                candidacy_id=candidacy_id,
+                trigger=spec.trigger,
+                actor=actor or f"{role}:walk",
+                role=role,
+                reason=f"{spec.trigger} on the way to {goal}",
+                facts=facts,
+            )
+        )
+    return definition

@@ -28,7 +28,7 @@ from ats.service.commands import Apply, FireTrigger
 from ats.service.setup import initialise
 from ats.service.users import create_user, principal_of
 from ats.settings import Settings
-from tests.conftest import REPO, path_to, role_for, satisfying_facts
+from tests.conftest import REPO, walk
 from tests.unit.test_interview import with_interview
 
 VACANCY = "CGVS-PROT-W1"
@@ -116,23 +116,7 @@ def selected(app: App) -> int:
     candidacy = app.handle(
         Apply(vacancy=VACANCY, name="Jan Peeters", email="jan@example.be", language="nl")
     )
-    with app.unit_of_work() as uow:
-        found = uow.candidacies.get(candidacy)
-        assert found is not None
-        definition = app.registry.definition(uow, found[0].workflow_version_id)
-    known: dict[str, object] = {}
-    for spec in path_to(definition, "interview"):
-        facts = satisfying_facts(definition, spec, known) or {}
-        known.update(facts)
-        app.handle(
-            FireTrigger(
-                candidacy_id=candidacy,
-                trigger=spec.trigger,
-                actor="user:rita",
-                role=role_for(spec),
-                facts=facts,
-            )
-        )
+    definition = walk(app, candidacy, "interview", actor="user:rita")
     interviews.set_panel(
         app, VACANCY, ["pia", "paul", "duo"], "pia", actor="user:rita", role="recruiter"
     )
@@ -220,15 +204,7 @@ def test_the_offer_cannot_be_made_without_the_panels_consensus(app: App) -> None
     candidacy = app.handle(
         Apply(vacancy=VACANCY, name="Eva Maes", email="eva@example.be", language="nl")
     )
-    with app.unit_of_work() as uow:
-        found = uow.candidacies.get(candidacy)
-        assert found is not None
-        definition = app.registry.definition(uow, found[0].workflow_version_id)
-    known: dict[str, object] = {}
-    for spec in path_to(definition, "interview"):
-        facts = satisfying_facts(definition, spec, known) or {}
-        known.update(facts)
-        fire(app, candidacy, spec.trigger, "user:rita", role_for(spec), facts=facts)
+    walk(app, candidacy, "interview", actor="user:rita")
     with pytest.raises(TransitionRefused) as refused:
         fire(app, candidacy, "pass_interview", "user:pia", "panel", facts={"interview_score": 20})
     assert any("consensus" in r for r in refused.value.reasons)

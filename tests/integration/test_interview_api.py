@@ -16,9 +16,9 @@ from fastapi.testclient import TestClient
 from ats.api.app import create_api
 from ats.service import queries
 from ats.service.app import App
-from ats.service.commands import Apply, FireTrigger
+from ats.service.commands import Apply
 from ats.service.users import create_token
-from tests.conftest import path_to, role_for, satisfying_facts
+from tests.conftest import walk
 from tests.integration.test_four_eyes import VACANCY, app, home  # noqa: F401 - fixtures
 
 API = "/api/v1"
@@ -38,23 +38,7 @@ def at_interview(app: App) -> tuple[int, list[str]]:  # noqa: F811
     candidacy = app.handle(
         Apply(vacancy=VACANCY, name="Jan Peeters", email="jan@example.be", language="nl")
     )
-    with app.unit_of_work() as uow:
-        found = uow.candidacies.get(candidacy)
-        assert found is not None
-        definition = app.registry.definition(uow, found[0].workflow_version_id)
-    known: dict[str, object] = {}
-    for spec in path_to(definition, "interview"):
-        facts = satisfying_facts(definition, spec, known) or {}
-        known.update(facts)
-        app.handle(
-            FireTrigger(
-                candidacy_id=candidacy,
-                trigger=spec.trigger,
-                actor="user:rita",
-                role=role_for(spec),
-                facts=facts,
-            )
-        )
+    definition = walk(app, candidacy, "interview", actor="user:rita")
     assert definition.interview is not None
     return candidacy, [c.name for c in definition.interview.criteria]
 

@@ -26,11 +26,11 @@ from ats.bootstrap import bootstrap
 from ats.clock import ManualClock
 from ats.service import interviews, queries
 from ats.service.app import App
-from ats.service.commands import Apply, FireTrigger
+from ats.service.commands import Apply
 from ats.service.setup import initialise
 from ats.service.users import principal_of
 from ats.settings import Settings
-from tests.conftest import REPO, path_to, role_for, satisfying_facts
+from tests.conftest import REPO, walk
 from tests.integration.test_four_eyes import VACANCY, four_eyes_workflow, selected
 from tests.integration.test_web import make_user, refusals, scalar, signed_in
 from tests.unit.test_interview import CRITERIA
@@ -90,23 +90,7 @@ def browser(app: App) -> Iterator[Browser]:
 def at_interview(app: App, name: str = "Jan Peeters", email: str = "jan@example.be") -> int:
     """A candidacy walked to the interview state, the vacancy's panel set (pia chairs)."""
     candidacy = int(app.handle(Apply(vacancy=VACANCY, name=name, email=email, language="nl")))
-    with app.unit_of_work() as uow:
-        found = uow.candidacies.get(candidacy)
-        assert found is not None
-        definition = app.registry.definition(uow, found[0].workflow_version_id)
-    known: dict[str, object] = {}
-    for spec in path_to(definition, "interview"):
-        facts = satisfying_facts(definition, spec, known) or {}
-        known.update(facts)
-        app.handle(
-            FireTrigger(
-                candidacy_id=candidacy,
-                trigger=spec.trigger,
-                actor="user:rita",
-                role=role_for(spec),
-                facts=facts,
-            )
-        )
+    walk(app, candidacy, "interview", actor="user:rita")
     interviews.set_panel(app, VACANCY, list(PANEL), "pia", actor="user:rita", role="recruiter")
     return candidacy
 
