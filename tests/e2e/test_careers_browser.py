@@ -31,7 +31,7 @@ from babel.dates import format_date
 from ruamel.yaml import YAML
 
 from ats.web.translations import translator
-from tests.conftest import REPO
+from tests.conftest import REPO, fresh_database
 from tests.e2e.conftest import COMMAND, Ats
 from tests.e2e.test_browser import (  # skips this module too when chromium is missing
     CHROMIUM,
@@ -154,6 +154,14 @@ class Site:
     mail: Path
     uploads: Path
     drive: dict[str, Any]
+
+
+@pytest.fixture(scope="module")
+def database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """SQLite only: the careers pages are the same on PostgreSQL, which
+    tests/integration/test_careers.py covers (CI time is kept for what differs)."""
+    with fresh_database("sqlite", tmp_path_factory.mktemp("careers-db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -28,6 +28,13 @@ VACANCY = "CGVS-PROT-W1"
 CHAIR, MEMBER, OUTSIDER = "wim.vermeulen", "ines.maes", "lotte.janssens"
 
 
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: the same steps run on PostgreSQL in tests/integration/test_interviews.py
+    (CI time is kept for what differs between the databases)."""
+    return f"sqlite:///{tmp_path / 'ats.sqlite3'}"
+
+
 @pytest.fixture(scope="module")
 def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return interview_home(tmp_path_factory.mktemp("interview-home"))

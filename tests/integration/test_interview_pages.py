@@ -47,6 +47,13 @@ PANEL = ("pia", "paul", "duo")  # pia chairs
 
 
 @pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only: the same steps run on PostgreSQL in tests/integration/test_interviews.py
+    (CI time is kept for what differs between the databases)."""
+    return f"sqlite:///{tmp_path / 'ats.sqlite3'}"
+
+
+@pytest.fixture
 def home(tmp_path: Path) -> Path:
     for folder in ("config", "workflows", "notifications"):
         shutil.copytree(REPO / folder, tmp_path / folder)
