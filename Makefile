@@ -25,8 +25,8 @@ run: $(STAMP)
 	$(BIN)/ats init
 	$(BIN)/ats serve --demo
 
-test: $(STAMP)
-	$(BIN)/pytest
+test: $(STAMP)  # one worker process per CPU; a file's tests stay on one worker (module fixtures)
+	$(BIN)/pytest -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
