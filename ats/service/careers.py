@@ -449,6 +449,9 @@ def sniff(data: bytes) -> str | None:
             if info.file_size > 64 * 1024:  # a real one is a few KB; do not inflate a bomb
                 return None
             types = archive.read(info)
+    # Whatever stops the archive from being read says it is no Word document: a broken
+    # archive or member (BadZipFile, zlib.error, OSError), a missing member (KeyError),
+    # encryption (RuntimeError), an unknown compression method (NotImplementedError).
     except (zipfile.BadZipFile, zlib.error, KeyError, OSError, RuntimeError, NotImplementedError):
         return None
     return DOCX if b"wordprocessingml.document.main+xml" in types else None

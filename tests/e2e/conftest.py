@@ -11,7 +11,9 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -104,3 +106,38 @@ def database(
     """One database per kind for a whole module (a served site lives as long as the module)."""
     with fresh_database(request.param, tmp_path_factory.mktemp("served-db")) as url:
         yield url
+
+
+@contextmanager
+def served(cli: Ats, port: int, log_path: Path) -> Iterator[str]:
+    """`ats serve` (web, API and worker) on ``port`` with ``cli``'s settings, its output in
+    ``log_path``; the base URL once it answers, and the process stopped afterwards."""
+    import httpx2 as httpx
+
+    base = f"http://127.0.0.1:{port}"
+    with log_path.open("w", encoding="utf-8") as log:
+        server = subprocess.Popen(
+            [*COMMAND, "serve", "--port", str(port)],
+            env=cli.env,
+            cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:  # wait for the process to listen (start-up, not simulated time)
+                try:
+                    if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.05)  # still starting
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("`ats serve` did not come up:\n" + log_path.read_text())
+            yield base
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=30)

@@ -30,7 +30,7 @@ import httpx2 as httpx
 import pytest
 
 from tests.conftest import REPO
-from tests.e2e.conftest import COMMAND, Ats
+from tests.e2e.conftest import COMMAND, Ats, served
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's; Playwright cannot download a browser here
 if not os.access(CHROMIUM, os.X_OK) or not shutil.which("chromium"):
@@ -187,33 +187,8 @@ def site(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
             "selor_score=78",
         )
 
-    log = (folder / "serve.log").open("w", encoding="utf-8")
-    server = subprocess.Popen(
-        [*COMMAND, "serve", "--port", str(port)],
-        env=cli.env,
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 30
-        while True:  # wait for the process to listen (start-up, not simulated time)
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.05)  # still starting
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail("`ats serve` did not come up:\n" + (folder / "serve.log").read_text())
+    with served(cli, port, folder / "serve.log"):
         yield Site(kind, base, cli, folder / "mail", ids)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -21,18 +21,16 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from time import monotonic, sleep
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import httpx2 as httpx
 import pytest
 from babel.dates import format_date
 from ruamel.yaml import YAML
 
 from ats.web.translations import translator
 from tests.conftest import REPO, fresh_database
-from tests.e2e.conftest import COMMAND, Ats
+from tests.e2e.conftest import COMMAND, Ats, served
 from tests.e2e.test_browser import (  # skips this module too when chromium is missing
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -197,33 +195,8 @@ def site(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
     )
     assert created.returncode == 0, created.stderr
 
-    log = (folder / "serve.log").open("w", encoding="utf-8")
-    server = subprocess.Popen(
-        [*COMMAND, "serve", "--port", str(port)],
-        env=cli.env,
-        cwd=REPO,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = monotonic() + 30
-        while True:  # wait for the process to listen (start-up, not simulated time)
-            try:
-                if httpx.get(f"{base}/api/v1/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                sleep(0.05)  # still starting
-            if server.poll() is not None or monotonic() > deadline:
-                pytest.fail("`ats serve` did not come up:\n" + (folder / "serve.log").read_text())
+    with served(cli, port, folder / "serve.log"):
         yield Site(kind, base, cli, folder / "mail", folder / "uploads", drive)
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=30)
-        log.close()
 
 
 @pytest.fixture(scope="module")

@@ -39,7 +39,7 @@ from ats.service.commands import Apply, FireTrigger
 from ats.service.setup import initialise
 from ats.service.users import create_user, disable_user, principal_of
 from ats.settings import Settings
-from tests.conftest import REPO, path_to, role_for, satisfying_facts
+from tests.conftest import REPO, walk
 from tests.integration.test_audit import GUARDS
 from tests.unit.test_interview import CRITERIA, with_interview
 
@@ -121,23 +121,7 @@ def walk_to(app: App, goal: str, email: str = "jan.peeters@example.be") -> int:
     candidacy = int(
         app.handle(Apply(vacancy=VACANCY, name="Jan Peeters", email=email, language="nl"))
     )
-    definition = _definition(app, candidacy)
-    known: dict[str, Any] = {}
-    for spec in path_to(definition, goal):
-        facts = satisfying_facts(definition, spec, known)
-        assert facts is not None, spec.trigger
-        known.update(facts)
-        role = role_for(spec)
-        app.handle(
-            FireTrigger(
-                candidacy_id=candidacy,
-                trigger=spec.trigger,
-                actor=f"{role}:interview-tests",
-                role=role,
-                reason=f"{spec.trigger} for an interview test",
-                facts=facts,
-            )
-        )
+    walk(app, candidacy, goal)
     assert queries.candidacy(app, candidacy)["state"] == goal
     return candidacy
 
