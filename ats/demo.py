@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from ats.adapters.db.models import CandidacyRow, CandidateRow
 from ats.clock import ManualClock
 from ats.domain.candidacy import decide
+from ats.domain.interview import InterviewSpec
 from ats.domain.workflow import FactSpec, TransitionSpec, WorkflowDefinition
 from ats.errors import ConfigurationError
 from ats.service import queries
@@ -84,6 +85,7 @@ def run_demo(
     first_open = {
         row["code"]: queries.vacancy(app, row["code"])["opens_on"] for row in vacancy_rows
     }
+    _seat_panels(app, vacancy_rows, say)
     present = app.clock.now()
     clock = ManualClock(present)
     sim = replace(app, clock=clock)
@@ -181,6 +183,9 @@ def _advance(app: App, rng: random.Random, candidacy_id: int) -> int | None:
         definition = app.registry.definition(uow, found[0].workflow_version_id)
     state, facts = detail["state"], detail["facts"]
     leaving = [t for t in definition.transitions if state in t.sources and "system" not in t.roles]
+    interview = definition.interview
+    panel = (interview.passed, interview.failed) if interview else ()
+    by_hand = [t for t in leaving if t.trigger not in panel]  # the panel's are its decision
     if rng.random() < 0.03:
         withdraw = [t for t in leaving if t.dest == "withdrawn"]
         if withdraw:
@@ -189,6 +194,14 @@ def _advance(app: App, rng: random.Random, candidacy_id: int) -> int | None:
     forward = [t for t in leaving if t.dest not in NEGATIVE]
     if forward:
         spec = rng.choice(forward)
+        if interview and spec.trigger in panel:
+            return _panel_decides(app, rng, candidacy_id, interview)
+        if spec.once and any(
+            h["trigger"] == spec.trigger for h in queries.history(app, candidacy_id)
+        ):
+            spec = next(t for t in by_hand if t.dest == "rejected")  # no second no-show
+            _fire(app, candidacy_id, spec, {}, "did not come to the interview twice")
+            return 1
         drawn = _draw_facts(
             definition, spec, facts, rng, hopeful=rng.random() < 0.8, now=app.clock.now()
         )
@@ -197,7 +210,7 @@ def _advance(app: App, rng: random.Random, candidacy_id: int) -> int | None:
         if verdict.allowed:
             _fire(app, candidacy_id, spec, drawn, "meets the requirements")
             return 0
-        for negative in leaving:
+        for negative in by_hand:
             if negative.dest == "rejected":
                 role = sorted(negative.roles)[0]
                 if decide(
@@ -205,11 +218,80 @@ def _advance(app: App, rng: random.Random, candidacy_id: int) -> int | None:
                 ).allowed:
                     _fire(app, candidacy_id, negative, drawn, "; ".join(verdict.reasons)[:500])
                     return 1
-    for spec in leaving:
+    for spec in by_hand:
         if spec.dest == "rejected":
             _fire(app, candidacy_id, spec, {}, "profile does not match the vacancy")
             return 1
     return None
+
+
+def _seat_panels(app: App, vacancy_rows: list[dict[str, Any]], say: Callable[[str], None]) -> None:
+    """Every vacancy whose workflow has an interview gets a panel: the users with the panel
+    role who may work on it, completed with demo panel members (who cannot log in)."""
+    from ats.service import interviews
+    from ats.service.users import create_user, users
+
+    for row in vacancy_rows:
+        if interviews.panel(app, row["code"]):
+            continue
+        with app.unit_of_work() as uow:
+            found = uow.catalogue.vacancy(row["code"])
+            current = uow.workflows.current(found["workflow"]) if found else None
+            definition = app.registry.definition(uow, current["id"]) if current else None
+        if definition is None or definition.interview is None:
+            continue
+        spec = definition.interview
+        eligible = [
+            u["username"]
+            for u in users(app)
+            if "panel" in u["roles"]
+            and not u["disabled"]
+            and (not u["services"] or row["service"] in u["services"])
+        ]
+        for number in range(1, spec.panel_min - len(eligible) + 1):
+            username = f"demo.panel.{number}"
+            if username not in {u["username"] for u in users(app)}:
+                create_user(
+                    app, username=username, display_name=f"Panel member {number}", roles=["panel"]
+                )
+            eligible.append(username)
+        members = eligible[: min(spec.panel_max, 3)]
+        interviews.set_panel(
+            app, row["code"], members, members[0], actor="demo:recruiter", role="recruiter"
+        )
+    say("demo: every interview has its panel (`ats interview panel VACANCY` shows it)")
+
+
+def _panel_decides(app: App, rng: random.Random, candidacy_id: int, spec: InterviewSpec) -> int:
+    """Each panel member scores blind, the chair decides on the rounded mean: 1 on a fail."""
+    from ats.service import interviews
+    from ats.service.users import principal_of
+
+    vacancy = str(queries.candidacy(app, candidacy_id)["vacancy"])
+    members = interviews.panel(app, vacancy)
+    strong = rng.random() < 0.7
+    cards = []
+    for member in members:
+        scores = {
+            c.name: rng.randint(
+                c.minimum + (c.maximum - c.minimum) // 2 if strong else c.minimum, c.maximum
+            )
+            for c in spec.criteria
+        }
+        interviews.submit(app, candidacy_id, principal_of(app, member["username"]), scores)
+        cards.append(scores)
+    consensus = {
+        c.name: round(sum(card[c.name] for card in cards) / len(cards)) for c in spec.criteria
+    }
+    chair = next(m["username"] for m in members if m["chair"])
+    event = interviews.decide(
+        app,
+        candidacy_id,
+        principal_of(app, chair),
+        consensus,
+        "The panel's scores, discussed and agreed." if strong else "Below the bar on the rule.",
+    )
+    return 0 if event.trigger == spec.passed else 1
 
 
 def _fire(
@@ -296,7 +378,9 @@ DEMO_USERS = (
     ("recruiter.dvz", "An Peeters (recruiter, DVZ)", ("recruiter",), ("DVZ",), "nl"),
     ("recruiter.cgvs", "Sophie Dubois (recruiter, CGVS)", ("recruiter",), ("CGVS",), "fr"),
     ("selor", "Selor selection officer", ("selection_officer",), (), "nl"),
-    ("panel", "Interview panel and hiring manager", ("panel", "hiring_manager"), (), "en"),
+    ("panel", "Interview panel chair and hiring manager", ("panel", "hiring_manager"), (), "en"),
+    ("panel2", "Interview panel member", ("panel",), (), "nl"),
+    ("approver", "Offer approver (four eyes)", ("approver",), (), "en"),
     ("taskforce", "Taskforce member", ("taskforce",), (), "en"),
     ("auditor", "Auditor", ("auditor",), (), "en"),
     ("admin", "Administrator", ("admin",), (), "en"),
@@ -316,7 +400,6 @@ def seed_demo(
     with app.engine.connect() as connection:
         if connection.execute(select(func.count()).select_from(CandidacyRow)).scalar_one():
             return False
-    run_demo(app, applicants=300, live=True, progress=progress)
     lines = []
     for username, name, roles, services, language in DEMO_USERS:
         password = secrets.token_urlsafe(12)
@@ -330,6 +413,7 @@ def seed_demo(
             password=password,
         )
         lines.append(f"{username:<16} {password:<18} {', '.join(roles)} {' '.join(services)}")
+    run_demo(app, applicants=300, live=True, progress=progress)  # its panels are these users
     logins_file.parent.mkdir(parents=True, exist_ok=True)
     logins_file.touch(mode=0o600)
     logins_file.write_text(f"# {_database_name(app)}\n" + "\n".join(lines) + "\n", encoding="utf-8")

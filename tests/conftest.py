@@ -134,10 +134,14 @@ def _domain(fact: FactSpec) -> list[Any]:
     return ["yes"]
 
 
-def path_to(definition: WorkflowDefinition, goal: str) -> list[TransitionSpec]:
-    """The shortest chain of transitions from the initial state to ``goal``, not via timers."""
-    frontier: list[tuple[str, list[TransitionSpec]]] = [(definition.initial_state, [])]
-    seen = {definition.initial_state}
+def path_to(
+    definition: WorkflowDefinition, goal: str, start: str | None = None
+) -> list[TransitionSpec]:
+    """The shortest chain of transitions from ``start`` (the initial state by default) to
+    ``goal``, not via timers."""
+    start = start or definition.initial_state
+    frontier: list[tuple[str, list[TransitionSpec]]] = [(start, [])]
+    seen = {start}
     while frontier:
         state, path = frontier.pop(0)
         if state == goal:
@@ -155,16 +159,22 @@ def role_for(spec: TransitionSpec) -> str:
 
 
 def walk(app: App, candidacy_id: int, goal: str, *, actor: str | None = None) -> WorkflowDefinition:
-    """Move a candidacy along the shortest path to ``goal`` (each guard satisfied, a reason
-    given); its workflow definition."""
+    """Move a candidacy from where it is along the shortest path to ``goal`` (each guard
+    satisfied, a reason given); its workflow definition."""
     from ats.service.commands import FireTrigger
 
     with app.unit_of_work() as uow:
         found = uow.candidacies.get(candidacy_id)
         assert found is not None, f"no candidacy {candidacy_id}"
         definition = app.registry.definition(uow, found[0].workflow_version_id)
-    known: dict[str, Any] = {}
-    for spec in path_to(definition, goal):
+    known: dict[str, Any] = dict(found[0].facts)
+    for spec in path_to(definition, goal, found[0].state):
+        if definition.interview and spec.trigger in (
+            definition.interview.passed,
+            definition.interview.failed,
+        ):
+            panel_decides(app, candidacy_id, spec.trigger == definition.interview.passed)
+            continue
         facts = satisfying_facts(definition, spec, known)
         assert facts is not None, f"{definition.name}: no facts satisfy {spec.trigger}"
         known.update(facts)
@@ -172,11 +182,50 @@ def walk(app: App, candidacy_id: int, goal: str, *, actor: str | None = None) ->
         app.handle(
             FireTrigger(
                 candidacy_id=candidacy_id,
+                # Four eyes: an approval is never the requester's (nor a panel member's).
+                actor=f"{role}:walk.second" if spec.approves else actor or f"{role}:walk",
                 trigger=spec.trigger,
-                actor=actor or f"{role}:walk",
                 role=role,
                 reason=f"{spec.trigger} on the way to {goal}",
                 facts=facts,
             )
         )
     return definition
+
+
+WALK_PANEL = ("walk.chair", "walk.member")
+
+
+def panel_decides(
+    app: App, candidacy_id: int, passed: bool, remark: str = "Walked by the tests."
+) -> None:
+    """The interview panel scores the candidacy (every criterion at its top for a pass, at
+    its bottom for a fail) and the chair decides. The vacancy's panel when it has one; else
+    two walk users (created when missing) become it. ``remark`` is every card's comment and
+    the chair's motivation."""
+    from ats.errors import NotFound
+    from ats.service import interviews, queries
+    from ats.service.users import create_user, principal_of
+
+    vacancy = str(queries.candidacy(app, candidacy_id)["vacancy"])
+    members = interviews.panel(app, vacancy)
+    if not members:
+        for username in WALK_PANEL:
+            try:
+                principal_of(app, username)
+            except NotFound:
+                create_user(app, username=username, display_name=username, roles=["panel"])
+        interviews.set_panel(
+            app, vacancy, WALK_PANEL, WALK_PANEL[0], actor="recruiter:walk", role="recruiter"
+        )
+        members = interviews.panel(app, vacancy)
+    with app.unit_of_work() as uow:
+        found = uow.candidacies.get(candidacy_id)
+        assert found is not None
+        spec = app.registry.definition(uow, found[0].workflow_version_id).interview
+    assert spec is not None
+    scores = {c.name: c.maximum if passed else c.minimum for c in spec.criteria}
+    for member in members:
+        interviews.submit(app, candidacy_id, principal_of(app, member["username"]), scores, remark)
+    chair = next(m["username"] for m in members if m["chair"])
+    interviews.decide(app, candidacy_id, principal_of(app, chair), scores, remark)

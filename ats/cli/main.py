@@ -163,7 +163,7 @@ def workflow_show(ctx: Context, name: str, number: int | None, as_json: bool) ->
                     "from": ", ".join(t["from"]),
                     "to": t["to"],
                     "roles": ", ".join(t["roles"]),
-                    "guards": "; ".join(g["expr"] for g in t["guards"]),
+                    "guards": "; ".join(_conditions(t, definition.get("interview"))),
                     "reason": t["reason"],
                 }
                 for t in definition["transitions"]
@@ -211,6 +211,20 @@ def workflow_validate(ctx: Context, paths: Sequence[Path], as_json: bool) -> Non
         return
     click.echo(table(rows, ["file", "name", "states", "transitions", "hash"]))
     click.echo(f"{len(rows)} workflow file{'s' if len(rows) != 1 else ''} valid")
+
+
+def _conditions(transition: dict[str, Any], interview: dict[str, Any] | None) -> list[str]:
+    """What must hold for a stored transition to fire, beyond its roles and source state."""
+    said = [g["expr"] for g in transition["guards"]]
+    if interview and transition["trigger"] in interview["decides"].values():
+        said.append("the panel's consensus decides")
+    if transition.get("consensus"):
+        said.append(f"consensus: {transition['consensus']}")
+    if transition.get("approves"):
+        said.append(f"four eyes on {transition['approves']}")
+    if transition.get("once"):
+        said.append("once per candidacy")
+    return said
 
 
 @workflow.command("diagram")

@@ -25,6 +25,7 @@ def user() -> None:
 @click.option(
     "--password-stdin", is_flag=True, help="Read a password (for the web UI) from standard input."
 )
+@click.option("--email", help="Where panel invitations and approval reminders go.")
 @pass_context
 def user_create(
     ctx: Context,
@@ -34,6 +35,7 @@ def user_create(
     services: tuple[str, ...],
     language: str,
     password_stdin: bool,
+    email: str | None,
 ) -> None:
     """Create a user with roles (and services, for recruiters)."""
     from ats.service.users import create_user
@@ -47,6 +49,7 @@ def user_create(
         services=services,
         language=language,
         password=password,
+        email=email,
     )
     click.echo(
         f"user {username} created: {', '.join(roles)}"
@@ -69,8 +72,22 @@ def user_list(ctx: Context, as_json: bool) -> None:
         row["roles"] = ", ".join(row["roles"])
         row["services"] = ", ".join(row["services"])
     click.echo(
-        table(rows, ["username", "display_name", "roles", "services", "language", "disabled"])
+        table(
+            rows, ["username", "display_name", "roles", "services", "language", "email", "disabled"]
+        )
     )
+
+
+@user.command("email")
+@click.argument("username")
+@click.argument("address", required=False)
+@pass_context
+def user_email(ctx: Context, username: str, address: str | None) -> None:
+    """Set the address a user's panel invitations and approval reminders go to (none: clear)."""
+    from ats.service.users import set_email
+
+    set_email(ctx.app, username, address)
+    click.echo(f"user {username}: " + (f"mail goes to {address}" if address else "no mail address"))
 
 
 @user.command("disable")

@@ -79,13 +79,19 @@ class StagePath:
         states: Mapping[str, Mapping[str, Any]] = document["states"]
         finals = frozenset(name for name, spec in states.items() if spec.get("final"))
         stages = tuple(name for name in states if name not in NEGATIVE)
-        index = {s: i for i, s in enumerate(stages)}
-        forward: dict[str, list[Mapping[str, Any]]] = {s: [] for s in stages}
-        for transition in document.get("transitions", ()):
-            dest = transition["to"]
-            for source in transition["from"]:
-                if source in index and dest in index and index[dest] > index[source]:
-                    forward[source].append(transition)
+        while True:
+            index = {s: i for i, s in enumerate(stages)}
+            forward: dict[str, list[Mapping[str, Any]]] = {s: [] for s in stages}
+            for transition in document.get("transitions", ()):
+                dest = transition["to"]
+                for source in transition["from"]:
+                    if source in index and dest in index and index[dest] > index[source]:
+                        forward[source].append(transition)
+            # A detour (a missed interview) only leads back or out: not a stage of the path.
+            detours = {s for s in stages if s not in finals and not forward[s]}
+            if not detours:
+                break
+            stages = tuple(s for s in stages if s not in detours)
 
         def roles(stage: str) -> set[str]:
             return {r for t in forward[stage] for r in t["roles"]} - {"system"}

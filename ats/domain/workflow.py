@@ -149,6 +149,10 @@ class Reminder:
     before: Duration
     notify: str
     line: int | None = field(default=None, compare=False)
+    to: str = "candidate"  # or "approvers": who may approve what waits in the state
+
+
+REMINDED = ("candidate", "approvers")
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,8 @@ class TransitionSpec:
     notify: str | None = None
     invitation: InvitationSpec | None = None
     approves: str | None = None  # four eyes: a second person approves what this trigger asked
+    consensus: bool = False  # fires only after the interview panel's consensus was a pass
+    once: bool = False  # fires at most once per candidacy (a no-show's one second chance)
     line: int | None = field(default=None, compare=False)
     source_line: int | None = field(default=None, compare=False)
     dest_line: int | None = field(default=None, compare=False)
@@ -274,6 +280,7 @@ class WorkflowDefinition:
                     "trigger": state.timeout.trigger,
                     "reminders": [
                         {"before": str(r.before), "notify": r.notify}
+                        | ({"to": r.to} if r.to != "candidate" else {})
                         for r in state.timeout.reminders
                     ],
                 }
@@ -292,6 +299,10 @@ class WorkflowDefinition:
                 entry["notify"] = spec.notify
             if spec.approves:
                 entry["approves"] = spec.approves
+            if spec.consensus:
+                entry["consensus"] = "pass"
+            if spec.once:
+                entry["once"] = True
             if spec.invitation:
                 entry["invitation"] = {
                     "start": spec.invitation.start,
@@ -513,6 +524,15 @@ class _Reader:
             selection = self.selection(
                 root["selection"], line_of(root, "selection"), facts, states, transitions
             )
+        interview = self.interview(root.get("interview"), root, facts, states, transitions)
+        if interview is None and root.get("interview") is None:
+            for index, spec in enumerate(transitions):
+                if spec.consensus:
+                    self.problem(
+                        spec.line,
+                        f"transitions[{index}] ({spec.trigger}).consensus",
+                        "no interview block: no panel reaches a consensus in this workflow",
+                    )
         return WorkflowDefinition(
             name=name,
             job_function=job_function,
@@ -523,7 +543,7 @@ class _Reader:
             notify_on_apply=notify_on_apply,
             selection=selection,
             application_facts=self.application(root.get("application"), root, facts),
-            interview=self.interview(root.get("interview"), root, facts, states, transitions),
+            interview=interview,
             file=self.file,
             line=line_of(root, "name"),
         )
@@ -982,7 +1002,16 @@ class _Reader:
             reminder = self.mapping(raw, rwhere, line_of(raw_reminders, index))
             if reminder is None:
                 continue
-            self.keys(reminder, rwhere, allowed=("before", "notify"), required=("before", "notify"))
+            self.keys(
+                reminder, rwhere, allowed=("before", "notify", "to"), required=("before", "notify")
+            )
+            to = reminder.get("to", "candidate")
+            if to not in REMINDED:
+                self.problem(
+                    line_of(reminder, "to"),
+                    f"{rwhere}.to",
+                    f"remind one of: {', '.join(REMINDED)} (got {to!r})",
+                )
             before = self.duration(reminder, "before", f"{rwhere}.before")
             notify = self.text(reminder, "notify", f"{rwhere}.notify")
             self.template(notify, reminder, "notify", f"{rwhere}.notify")
@@ -1000,7 +1029,9 @@ class _Reader:
                         f"must come before the timeout ({before} is not less than {after})",
                     )
             if before and notify:
-                reminders.append(Reminder(before, notify, line_of(raw_reminders, index)))
+                reminders.append(
+                    Reminder(before, notify, line_of(raw_reminders, index), to=str(to))
+                )
         if after is None or not trigger:
             return None
         return Timeout(after, trigger, tuple(reminders), line, line_of(spec, "trigger"))
@@ -1055,6 +1086,8 @@ class _Reader:
                     "notify",
                     "invitation",
                     "approves",
+                    "consensus",
+                    "once",
                 ),
                 required=("trigger", "from", "to", "roles"),
             )
@@ -1089,6 +1122,16 @@ class _Reader:
             notify = self.text(spec, "notify", f"{where}.notify") or None
             if notify:
                 self.template(notify, spec, "notify", f"{where}.notify")
+            consensus = spec.get("consensus")
+            if consensus is not None and consensus != "pass":
+                self.problem(
+                    line_of(spec, "consensus"),
+                    f"{where}.consensus",
+                    "the only consensus a transition can require is 'pass'",
+                )
+            once = spec.get("once", False)
+            if not isinstance(once, bool):
+                self.problem(line_of(spec, "once"), f"{where}.once", "must be true or false")
             invitation = None
             if spec.get("invitation") is not None:
                 invitation = self.invitation(spec, f"{where}.invitation", facts, notify)
@@ -1103,6 +1146,8 @@ class _Reader:
                     notify=notify,
                     invitation=invitation,
                     approves=self.text(spec, "approves", f"{where}.approves") or None,
+                    consensus=consensus == "pass",
+                    once=once is True,
                     line=line_of(node, index),
                     source_line=line_of(spec, "from"),
                     dest_line=line_of(spec, "to"),

@@ -355,7 +355,22 @@ def advance(uow: UnitOfWork, app: App, command: FireTrigger) -> CandidacyAdvance
                 "records it with the scores (`ats interview decide`)"
             ],
         )
+    if (
+        interview is not None
+        and interview.total_fact in command.facts
+        and not command.panel_decision
+    ):
+        raise TransitionRefused(
+            f"cannot fire {command.trigger!r}",
+            [
+                f"{interview.total_fact!r} is recorded by the interview panel's consensus, not by hand"
+            ],
+        )
     leaving = definition.transition(command.trigger, candidacy.state)
+    if leaving is not None and leaving.consensus:
+        _consensus(uow, candidacy.id, leaving)
+    if leaving is not None and leaving.once:
+        _once(uow, candidacy.id, leaving)
     if leaving is not None and leaving.approves:
         _four_eyes(uow, candidacy.id, candidacy.vacancy, leaving, command.actor)
     event = candidacy.fire(
@@ -413,7 +428,78 @@ def advance(uow: UnitOfWork, app: App, command: FireTrigger) -> CandidacyAdvance
             context=context,
             now=event.at,
         )
+        if invitation is not None and interview and invitation.get("state") == interview.state:
+            _invite_panel(uow, app, candidacy, context, event.at)
     return event
+
+
+PANEL_INVITED = "panel_invited"  # notifications/<lang>/panel_invited.txt
+
+
+def _invite_panel(
+    uow: UnitOfWork, app: App, candidacy: Candidacy, context: dict[str, object], now: datetime
+) -> None:
+    """The interview's calendar entry (or its move or cancellation) to each panel member
+    with an address, in the same transaction as the candidate's."""
+    members = uow.connection.execute(
+        select(USER.c.id)
+        .join(PANEL, PANEL.c.user_id == USER.c.id)
+        .where(
+            PANEL.c.vacancy == candidacy.vacancy,
+            USER.c.email.is_not(None),
+            USER.c.disabled.is_(False),
+        )
+        .order_by(USER.c.id)
+    ).scalars()
+    for user_id in members:
+        enqueue(
+            uow,
+            app,
+            candidacy_id=candidacy.id,
+            audit_seq=candidacy.version,
+            template=PANEL_INVITED,
+            context=context,
+            now=now,
+            extra=f"user{user_id}",
+            recipient_user_id=user_id,
+        )
+
+
+def _consensus(uow: UnitOfWork, candidacy_id: int, spec: TransitionSpec) -> None:
+    """``consensus: pass``: the panel's recorded decision on this candidacy was a pass."""
+    passed = uow.connection.execute(
+        select(SCORECARD.c.passed)
+        .where(
+            SCORECARD.c.candidacy_id == candidacy_id,
+            SCORECARD.c.kind == "consensus",
+            SCORECARD.c.superseded_at.is_(None),
+        )
+        .order_by(SCORECARD.c.id.desc())
+        .limit(1)
+    ).scalar()
+    if passed is None:
+        reason = "the interview panel has not recorded a consensus on this candidacy"
+    elif not passed:
+        reason = "the interview panel's consensus was not a pass"
+    else:
+        return
+    raise TransitionRefused(f"cannot fire {spec.trigger!r}", [reason])
+
+
+def _once(uow: UnitOfWork, candidacy_id: int, spec: TransitionSpec) -> None:
+    """``once: true``: the audit log holds no earlier firing of this trigger on the candidacy."""
+    earlier = uow.connection.execute(
+        select(AUDIT.c.seq)
+        .where(AUDIT.c.candidacy_id == candidacy_id, AUDIT.c.trigger == spec.trigger)
+        .limit(1)
+    ).scalar()
+    if earlier is not None:
+        raise TransitionRefused(
+            f"cannot fire {spec.trigger!r}",
+            [
+                f"{spec.trigger!r} happens once per candidacy and was fired already (entry {earlier})"
+            ],
+        )
 
 
 def _four_eyes(

@@ -21,7 +21,7 @@ import structlog
 from jinja2 import TemplateError
 from sqlalchemy import RowMapping, Table, select
 
-from ats.adapters.db.models import ServiceRow
+from ats.adapters.db.models import ServiceRow, UserRow
 from ats.adapters.db.store import CANDIDATE, OUTBOX
 from ats.adapters.invitations import Invitation, build_ics
 from ats.adapters.mail import (
@@ -41,6 +41,7 @@ from ats.service.unit_of_work import UnitOfWork
 
 log = structlog.get_logger("ats")
 SERVICE = cast(Table, ServiceRow.__table__)
+USER = cast(Table, UserRow.__table__)
 
 
 @functools.lru_cache(maxsize=8)
@@ -66,10 +67,13 @@ def enqueue(
     context: Mapping[str, Any],
     now: datetime,
     extra: str = "",
+    recipient_user_id: int | None = None,
 ) -> None:
-    """Owe a mail, in the caller's transaction."""
+    """Owe a mail, in the caller's transaction: to the candidate, or to a staff member
+    (``recipient_user_id``) about the candidacy."""
     uow.outbox.add(
         message_id=message_id(app, candidacy_id, audit_seq, template, extra),
+        recipient_user_id=recipient_user_id,
         candidacy_id=candidacy_id,
         audit_seq=audit_seq,
         template=template,
@@ -120,8 +124,21 @@ def compose(
         else None
     )
 
+    staff = None
+    if row.get("recipient_user_id") is not None:
+        staff = uow.connection.execute(
+            select(USER.c.display_name, USER.c.email, USER.c.language, USER.c.disabled).where(
+                USER.c.id == row["recipient_user_id"]
+            )
+        ).first()
+        if staff is None or staff.disabled or not staff.email:
+            raise NotFound(f"user {row['recipient_user_id']} is gone, disabled or has no address")
+        language = staff.language
+
     def names(language: str) -> dict[str, Any]:
         return {
+            "member": {"name": staff.display_name} if staff else None,
+            "candidacy_url": f"{app.settings.public_url.rstrip('/')}/candidacies/{candidacy.id}",
             "candidate": {"name": person.name},
             "vacancy": {"title": vacancy["title"].get(language, vacancy["title"]["en"])},
             "service": {"name": service.name.get(language, service.name["en"])},
@@ -129,8 +146,10 @@ def compose(
             "reason": context.get("reason") or "",
             "at": at,
             "due": due,
-            "status_url": status_url(app, candidacy.id),
+            # Staff have their own link (candidacy_url); a candidate's status link is theirs alone.
+            "status_url": "" if staff else status_url(app, candidacy.id),
             "session": session,
+            "cancelled": bool(invited and invited.get("method") == "CANCEL"),
         }
 
     for attempt_language in app.renderer.languages_for(language or person.language):
@@ -161,16 +180,16 @@ def compose(
                 description=rendered.text,
                 organiser_name=organiser_name or organiser_address,
                 organiser_email=organiser_address,
-                attendee_name=one_line(person.name),
-                attendee_email=person.email,
+                attendee_name=one_line(staff.display_name if staff else person.name),
+                attendee_email=staff.email if staff else person.email,
                 stamp=app.clock.now(),
             )
         )
     return OutgoingMail(
         message_id=row["message_id"],
         sender=app.settings.mail_from,
-        to_name=person.name,
-        to_address=person.email,
+        to_name=staff.display_name if staff else person.name,
+        to_address=staff.email if staff else person.email,
         subject=rendered.subject,
         text=rendered.text,
         html=rendered.html,

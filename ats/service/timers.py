@@ -13,12 +13,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import Table, select
 
-from ats.adapters.db.store import TIMER
+from ats.adapters.db.models import PanelMemberRow, UserRow, VacancyRow
+from ats.adapters.db.store import AUDIT, TIMER
+from ats.domain.candidacy import Candidacy
 from ats.errors import ConflictError, InvalidInput, TransitionRefused
 from ats.service.app import App
 from ats.service.commands import FireTrigger
@@ -27,6 +29,9 @@ from ats.service.outbox import enqueue
 from ats.service.queries import local_time
 from ats.service.unit_of_work import UnitOfWork
 
+PANEL = cast(Table, PanelMemberRow.__table__)
+USER = cast(Table, UserRow.__table__)
+VACANCY = cast(Table, VacancyRow.__table__)
 log = structlog.get_logger("ats")
 
 TIMER_ACTOR = "system:timer"
@@ -114,20 +119,20 @@ def _settle_one(
         if not uow.timers.settle(timer["id"], status=status, now=now, by=worker, outcome=note):
             return "lost"  # another worker settled it between our read and our write
         if status == "done" and timer["kind"] == "reminder":
-            enqueue(
-                uow,
-                app,
-                candidacy_id=timer["candidacy_id"],
-                audit_seq=timer["state_version"],
-                template=timer["template"],
-                context={
-                    "state": timer["state"],
-                    "at": now.isoformat(),
-                    "due": _deadline(uow, timer),
-                },
-                now=now,
-                extra=f"t{timer['id']}",
-            )
+            context = {"state": timer["state"], "at": now.isoformat(), "due": _deadline(uow, timer)}
+            assert found is not None  # noqa: S101 - not moved_on
+            for user_id in _reminded(uow, app, found[0], timer):
+                enqueue(
+                    uow,
+                    app,
+                    candidacy_id=timer["candidacy_id"],
+                    audit_seq=timer["state_version"],
+                    template=timer["template"],
+                    context=context,
+                    now=now,
+                    extra=f"t{timer['id']}" + (f".user{user_id}" if user_id else ""),
+                    recipient_user_id=user_id,
+                )
         if status == "done" and timer["kind"] == "timeout":
             try:
                 advance(
@@ -172,6 +177,45 @@ def _settle_one(
         lateness_s=round(lateness, 1),
     )
     return status
+
+
+def _reminded(uow: UnitOfWork, app: App, candidacy: Candidacy, timer: Any) -> list[int | None]:
+    """Who a reminder goes to: the candidate (None), or each approver with an address who may
+    approve what waits: working for the vacancy's service, not on its panel, not the asker."""
+    definition = app.registry.definition(uow, candidacy.workflow_version_id)
+    timeout = definition.states[timer["state"]].timeout
+    to = next(
+        (r.to for r in (timeout.reminders if timeout else ()) if r.notify == timer["template"]),
+        "candidate",
+    )
+    if to == "candidate":
+        return [None]
+    service = uow.connection.execute(
+        select(VACANCY.c.service).where(VACANCY.c.code == candidacy.vacancy)
+    ).scalar_one()
+    asker = uow.connection.execute(
+        select(AUDIT.c.actor).where(
+            AUDIT.c.candidacy_id == candidacy.id, AUDIT.c.seq == timer["state_version"]
+        )
+    ).scalar()
+    panel = set(
+        uow.connection.execute(
+            select(PANEL.c.user_id).where(PANEL.c.vacancy == candidacy.vacancy)
+        ).scalars()
+    )
+    rows = uow.connection.execute(
+        select(USER.c.id, USER.c.username, USER.c.roles)
+        .where(USER.c.email.is_not(None), USER.c.disabled.is_(False))
+        .order_by(USER.c.id)
+    )
+    return [
+        row.id
+        for row in rows
+        if "approver" in row.roles["roles"]
+        and (not row.roles["services"] or service in row.roles["services"])
+        and row.id not in panel
+        and asker != f"user:{row.username}"
+    ]
 
 
 def _deadline(uow: UnitOfWork, reminder: Any) -> str | None:

@@ -11,6 +11,7 @@ from typing import Any, cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import Table, delete, insert, select, update
 
 from ats.adapters.db.models import ApiTokenRow, UserRow, VacancyRow, WebSessionRow
@@ -49,9 +50,13 @@ def create_user(
     services: Iterable[str] = (),
     language: str = "nl",
     password: str | None = None,
+    email: str | None = None,
 ) -> int:
     roles, services = sorted(set(roles)), sorted(set(services))
     problems = []
+    address, trouble = _address(email)
+    if trouble:
+        problems.append(trouble)
     if not _USERNAME.match(username):
         problems.append("username: lowercase letters, digits, . _ -, starting with a letter")
     if not display_name.strip() or any(c in display_name for c in "\r\n"):
@@ -88,11 +93,37 @@ def create_user(
                 language=language,
                 disabled=False,
                 created_at=app.clock.now(),
+                email=address,
             )
             .returning(USER.c.id)
         ).scalar_one()
         uow.commit()
     return int(user_id)
+
+
+def _address(email: str | None) -> tuple[str | None, str | None]:
+    """The normalised address (ASCII, as every mail server takes it), or why it is refused."""
+    if email is None or not email.strip():
+        return None, None
+    try:
+        checked = validate_email(email.strip(), check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        return None, f"email {email!r}: {exc}"
+    return checked.ascii_email or checked.normalized, None
+
+
+def set_email(app: App, username: str, email: str | None) -> None:
+    """Give a user the address their panel invitations and reminders go to (None: none)."""
+    address, trouble = _address(email)
+    if trouble:
+        raise InvalidInput(f"cannot set the address of {username}: {trouble}")
+    with app.unit_of_work() as uow:
+        done = uow.connection.execute(
+            update(USER).where(USER.c.username == username.strip().lower()).values(email=address)
+        )
+        if not done.rowcount:
+            raise NotFound(f"no user {username!r}; `ats user list` shows them")
+        uow.commit()
 
 
 def users(app: App) -> list[dict[str, Any]]:
@@ -104,6 +135,7 @@ def users(app: App) -> list[dict[str, Any]]:
                 "roles": row["roles"]["roles"],
                 "services": row["roles"]["services"],
                 "language": row["language"],
+                "email": row["email"],
                 "disabled": row["disabled"],
                 "created": local_time(row["created_at"], app.settings.zone),
             }

@@ -432,6 +432,13 @@ def add_web(api: FastAPI, app: App) -> None:
                 continue
             to_label = _state_label(definition, spec.dest, web.language)
             mine = [r for r in roles if r in spec.roles]
+            interview = definition.interview
+            if interview and spec.trigger in (interview.passed, interview.failed):
+                why = _gettext_in(
+                    web.language, "the chair records the panel's decision on the interview page"
+                )
+                blocked.append({"trigger": spec.trigger, "to_label": to_label, "why_not": [why]})
+                continue
             if not mine:
                 why = (
                     _gettext_in(web.language, "happens by itself when the deadline passes")

@@ -222,17 +222,40 @@ def test_the_cli_walks_a_candidacy_from_applied_to_hired(
     assert opened["workflow"] == f"{info['workflow']} v1"
     candidacy = str(opened["id"])
 
+    interview = definition.interview
+    assert interview is not None
+    chair, member = "wim.vermeulen", "ines.maes"
+    for username in (chair, member):
+        cli("user", "create", username, "--name", username.title(), "--role", "panel")
+    cli(
+        *("interview", "panel", vacancy, "--member", chair, "--member", member),
+        *("--chair", chair, "--actor", "recruiter:e2e.tester"),
+    )
+    top = [arg for c in interview.criteria for arg in ("--score", f"{c.name}={c.maximum}")]
+
     state = definition.initial_state
     known: dict[str, Any] = {}
     steps: list[tuple[str, str, str, str, str, str]] = []
     for number, spec in enumerate(path_to(definition, "hired"), start=1):
+        if spec.trigger == interview.passed:  # the panel scores; the chair's decision fires it
+            for username in (member, chair):
+                cli("interview", "score", candidacy, "--as", username, *top)
+            reason = f"step {number}: the panel's consensus"
+            decided = cli.json(
+                *("interview", "decide", candidacy, "--as", chair, *top, "--motivation", reason)
+            )
+            assert decided["trigger"] == spec.trigger
+            known[str(interview.total_fact)] = sum(c.maximum for c in interview.criteria)
+            steps.append((f"user:{chair}", "panel", spec.trigger, state, spec.dest, reason))
+            state = spec.dest
+            continue
         facts = satisfying_facts(definition, spec, known)
         assert facts is not None, f"{spec.trigger}: no facts satisfy its guards"
         if "track" in facts and info["track"]:
             facts["track"] = info["track"]  # the recruiter records the vacancy's track
         known.update(facts)
         role = role_for(spec)
-        actor = f"{role}:e2e.tester"
+        actor = f"{role}:e2e.{'second' if spec.approves else 'tester'}"  # four eyes
         reason = f"step {number}: {spec.trigger} checked by the e2e suite"
         arguments = [
             "fire",

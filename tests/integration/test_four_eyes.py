@@ -1,22 +1,22 @@
 """Four eyes on an offer: a second person approves it, never who asked nor a panel member.
 
-No shipped workflow uses ``approves`` yet, so these tests run on a copy of the
-repository's home whose protection-officer workflow asks for an offer
-(``request_offer``), waits in ``offer_pending_approval`` and lets an approver
-approve or refuse it (``approves: request_offer``), with the interview block of
-tests/unit/test_interview.py.
+The shipped protection-officer workflow asks for an offer (``request_offer``,
+only after a positive consensus), waits in ``offer_pending_approval`` and lets
+an approver approve or refuse it (``approves: request_offer``).
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 
-from ats.adapters.db.models import AuditEntryRow
+from ats.adapters.db.models import AuditEntryRow, UserRow
+from ats.adapters.db.store import OUTBOX
 from ats.bootstrap import bootstrap
 from ats.clock import ManualClock
 from ats.domain.workflow import WorkflowInvalid
@@ -25,54 +25,21 @@ from ats.service import interviews, queries
 from ats.service.app import App
 from ats.service.audit import verify
 from ats.service.commands import Apply, FireTrigger
+from ats.service.outbox import compose
 from ats.service.setup import initialise
-from ats.service.users import create_user, principal_of
+from ats.service.timers import sweep
+from ats.service.users import create_user, principal_of, set_email
 from ats.settings import Settings
 from tests.conftest import REPO, walk
 from tests.unit.test_interview import with_interview
 
 VACANCY = "CGVS-PROT-W1"
-MAKE_OFFER = """\
-  - trigger: make_offer
-    from: selected
-    to: offer
-    roles: [hiring_manager]
-"""
-FOUR_EYES = """\
-  - trigger: request_offer
-    from: selected
-    to: offer_pending_approval
-    roles: [hiring_manager]
-  - trigger: approve_offer
-    from: offer_pending_approval
-    to: offer
-    roles: [approver]
-    approves: request_offer
-    notify: offer
-  - trigger: refuse_offer
-    from: offer_pending_approval
-    to: selected
-    roles: [approver]
-    approves: request_offer
-    reason: required
-"""
-PENDING_STATE = """\
-  offer_pending_approval:
-    label:  {nl: "Aanbod wacht op goedkeuring", fr: "Offre en attente d'approbation", de: "Angebot wartet auf Freigabe", en: "Offer pending approval"}
-    public: {nl: "U bent geslaagd voor het selectiegesprek", fr: "Vous avez réussi l'entretien de sélection", de: "Sie haben das Auswahlgespräch bestanden", en: "You passed the selection interview"}
-"""
+USER = UserRow.__table__
 
 
 def four_eyes_workflow(text: str) -> str:
-    """protection-officer.yaml with the interview block and an offer that needs approval."""
-    start = text.index(MAKE_OFFER)
-    end = text.index("    notify: offer\n", start) + len("    notify: offer\n")
-    text = text[:start] + FOUR_EYES + text[end:]
-    text = text.replace("  offer:\n    label:", PENDING_STATE + "  offer:\n    label:", 1)
-    text = text.replace(
-        "from: [applied, screened, selor_test, language_test, awaiting_interview, interview, selected, offer]",
-        "from: [applied, screened, selor_test, language_test, awaiting_interview, interview, selected, offer_pending_approval, offer]",
-    )
+    """protection-officer.yaml as shipped (four eyes on the offer), with the marked interview
+    block of tests/unit/test_interview.py."""
     return with_interview(text)
 
 
@@ -252,3 +219,54 @@ def test_approves_is_validated_with_the_workflow(
     with pytest.raises(WorkflowInvalid) as invalid:
         read_workflow_file(path, catalog(Settings(home=home, database_url="sqlite://")))
     assert any(message in str(p) for p in invalid.value.problems), invalid.value.problems
+
+
+def test_the_approvers_who_may_answer_are_reminded_and_an_unanswered_request_goes_back(
+    app: App, clock: ManualClock
+) -> None:
+    """Two working days before the request lapses, each approver with an address who may
+    approve it is reminded (not a panel member, not another service's, not the asker); after
+    five working days without an answer the candidacy is back in 'selected'."""
+    create_user(app, username="otto", display_name="Otto", roles=["approver"], services=["FEDASIL"])
+    for name in ("anna", "duo", "otto", "hana"):
+        set_email(app, name, f"{name}@ibz.example")
+    set_email(app, "pia", None)
+    candidacy = selected(app)
+    fire(app, candidacy, "request_offer", "user:hana", "hiring_manager")
+    clock.advance(timedelta(days=2))  # not yet: Monday + 3 working days
+    sweep(app, worker="test")
+    assert reminded(app, candidacy) == []
+    clock.advance(timedelta(days=2))
+    assert sweep(app, worker="test").reminded == 1
+    assert reminded(app, candidacy) == ["anna"]
+    with app.unit_of_work() as uow:
+        row = (
+            uow.connection.execute(select(OUTBOX).where(OUTBOX.c.template == "approval_reminder"))
+            .mappings()
+            .one()
+        )
+        mail = compose(app, uow, row)
+    assert (mail.to_address, mail.subject) == (
+        "anna@ibz.example",
+        "Aanbod wacht op uw goedkeuring – " + mail.subject.split(" – ", 1)[1],
+    )
+    assert f"/candidacies/{candidacy}" in mail.text
+    assert "Jan Peeters" in mail.text
+    assert "/status/" not in mail.text
+    clock.advance(timedelta(days=7))
+    assert sweep(app, worker="test").fired == 1
+    assert state(app, candidacy) == "selected"
+    assert queries.history(app, candidacy)[-1]["trigger"] == "approval_lapsed"
+    assert verify(app).ok
+
+
+def reminded(app: App, candidacy: int) -> list[str]:
+    with app.engine.connect() as connection:
+        return list(
+            connection.execute(
+                select(USER.c.username)
+                .join(OUTBOX, OUTBOX.c.recipient_user_id == USER.c.id)
+                .where(OUTBOX.c.candidacy_id == candidacy, OUTBOX.c.template == "approval_reminder")
+                .order_by(USER.c.username)
+            ).scalars()
+        )

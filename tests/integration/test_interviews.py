@@ -41,7 +41,7 @@ from ats.service.users import create_user, disable_user, principal_of
 from ats.settings import Settings
 from tests.conftest import REPO, walk
 from tests.integration.test_audit import GUARDS
-from tests.unit.test_interview import CRITERIA, with_interview
+from tests.unit.test_interview import CRITERIA, SHIPPED_BLOCK, with_interview
 
 VACANCY = "CGVS-PROT-W1"
 PANEL = cast(Table, PanelMemberRow.__table__)
@@ -87,6 +87,11 @@ def interview_home(folder: Path) -> Path:
         shutil.copytree(REPO / name, folder / name)
     workflow = folder / "workflows" / "protection-officer.yaml"
     workflow.write_text(with_interview(workflow.read_text(encoding="utf-8")), encoding="utf-8")
+    # And one workflow without an interview, as before the drive adopted them.
+    escort = folder / "workflows" / "security-escort.yaml"
+    text = escort.read_text(encoding="utf-8")
+    text = text[: text.index(SHIPPED_BLOCK)].replace("    consensus: pass\n", "")
+    escort.write_text(text, encoding="utf-8")
     return folder
 
 
@@ -699,16 +704,20 @@ def test_after_the_decision_the_candidacy_goes_on_to_the_offer_as_before(
                 facts={"interview_score": 20},
             )
         )
-    for trigger, role in (("make_offer", "hiring_manager"), ("accept_offer", "recruiter")):
+    steps = (
+        ("request_offer", "hiring_manager"),
+        ("approve_offer", "approver"),
+        ("accept_offer", "recruiter"),
+    )
+    for trigger, role in steps:
         app.handle(
             FireTrigger(candidacy_id=interviewing, trigger=trigger, actor=f"{role}:next", role=role)
         )
     detail = queries.candidacy(app, interviewing)
     assert (detail["state"], detail["facts"]["interview_score"]) == ("hired", 14)
-    assert [h["trigger"] for h in queries.history(app, interviewing)][-3:] == [
+    assert [h["trigger"] for h in queries.history(app, interviewing)][-4:] == [
         "pass_interview",
-        "make_offer",
-        "accept_offer",
+        *(trigger for trigger, _ in steps),
     ]
 
 

@@ -15,10 +15,12 @@ from ats.bootstrap import bootstrap
 from ats.clock import ManualClock
 from ats.service.app import App
 from ats.service.commands import Apply, FireTrigger
+from ats.service.interviews import set_panel
 from ats.service.outbox import relay
 from ats.service.setup import initialise
+from ats.service.users import create_user
 from ats.settings import Settings
-from tests.conftest import REPO
+from tests.conftest import REPO, walk
 
 
 @pytest.fixture
@@ -113,3 +115,94 @@ def test_a_session_that_took_place_is_not_cancelled(mail_app: App, clock: Manual
     _fire(app, candidacy_id, "fail_selor", role="selor", selor_score="20")
     relay(app)
     assert [c.get("METHOD") for _, c in _calendars(app)] == ["REQUEST"]
+
+
+def _mails(app: App) -> list[email.message.EmailMessage]:
+    paths = sorted(app.settings.mail_folder.glob("*.eml"), key=lambda p: p.stat().st_mtime_ns)
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=policy.default)  # type: ignore[misc]
+        for p in paths
+    ]
+
+
+def test_the_panel_members_get_the_interview_its_move_and_its_cancellation(
+    mail_app: App,
+) -> None:
+    """Each panel member with an address gets the interview's calendar entry (same UID as the
+    candidate's, themselves as attendee) in their own language, with a link to the scorecard
+    page and never the candidate's status link; a member without an address gets nothing."""
+    app = mail_app
+    create_user(
+        app,
+        username="wim",
+        display_name="Wim Vermeulen",
+        roles=["panel"],
+        email="wim@ibz.example",
+        language="fr",
+    )
+    create_user(
+        app, username="ines", display_name="Ines Maes", roles=["panel"], email="ines@ibz.example"
+    )
+    create_user(app, username="karel", display_name="Karel Goossens", roles=["panel"])  # no address
+    set_panel(
+        app, "DVZ-SEC-W1", ["wim", "ines", "karel"], "wim", actor="recruiter:t", role="recruiter"
+    )
+    candidacy_id = int(
+        app.handle(
+            Apply(vacancy="DVZ-SEC-W1", name="Zoë Peeters", email="z@example.org", language="nl")
+        )
+    )
+    walk(app, candidacy_id, "awaiting_interview")
+    relay(app)
+    before = len(_mails(app))
+    _fire(
+        app,
+        candidacy_id,
+        "invite_to_interview",
+        interview_at="2031-07-24T10:00",
+        interview_place="Noordgebouw, lokaal 2.14",
+    )
+    _fire(
+        app,
+        candidacy_id,
+        "reschedule_interview",
+        interview_at="2031-07-25T14:00",
+        interview_place="Noordgebouw, lokaal 2.14",
+    )
+    _fire(app, candidacy_id, "withdraw", role="candidate")
+    assert relay(app).dead == 0
+    mails = _mails(app)[before:]
+    to_staff = [m for m in mails if m["To"].addresses[0].addr_spec.endswith("@ibz.example")]
+    assert sorted({m["To"].addresses[0].addr_spec for m in to_staff}) == [
+        "ines@ibz.example",
+        "wim@ibz.example",
+    ]
+    assert len(to_staff) == 6  # request, move, cancellation, for each of the two
+    by_member = {
+        addr: [m for m in to_staff if m["To"].addresses[0].addr_spec == addr]
+        for addr in ("wim@ibz.example", "ines@ibz.example")
+    }
+    wim = by_member["wim@ibz.example"]
+    assert (
+        wim[0]["Subject"]
+        == "Entretien de sélection avec Zoë Peeters – " + wim[0]["Subject"].split(" – ", 1)[1]
+    )
+    assert wim[2]["Subject"].startswith("Annulé : entretien de sélection avec Zoë Peeters")
+    body = wim[0].get_body(("plain",)).get_content()
+    assert f"/candidacies/{candidacy_id}/interview" in body
+    assert "/status/" not in body
+    assert "/status/" not in wim[0].get_body(("html",)).get_content()
+    calendars = _calendars(app)
+    candidate_uid = None
+    for _message_id, calendar in calendars:
+        event = next(iter(calendar.walk("VEVENT")))
+        if str(event["ATTENDEE"]) == "mailto:z@example.org":
+            candidate_uid = str(event["UID"])
+    staff_events = [
+        (str(calendar.get("METHOD")), next(iter(calendar.walk("VEVENT"))))
+        for _, calendar in calendars
+        if str(next(iter(calendar.walk("VEVENT")))["ATTENDEE"]) == "mailto:wim@ibz.example"
+    ]
+    assert [method for method, _ in staff_events] == ["REQUEST", "REQUEST", "CANCEL"]
+    assert {str(e["UID"]) for _, e in staff_events} == {candidate_uid}
+    assert staff_events[1][1].decoded("DTSTART").isoformat() == "2031-07-25T14:00:00+02:00"

@@ -59,7 +59,7 @@ from ats.service.selection import SEAT, SessionPlan, assign, create_session
 from ats.service.session_results import import_results
 from ats.service.setup import initialise
 from ats.settings import Settings
-from tests.conftest import REPO, START, path_to, role_for, satisfying_facts
+from tests.conftest import REPO, START, panel_decides, walk
 from tests.support_smtp import SmtpServer, smtp_server
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
@@ -156,26 +156,7 @@ def fire(
 
 def end_as(app: App, candidacy_id: int, goal: str) -> None:
     """Fire the shortest chain of staff triggers from the initial state to ``goal``."""
-    with app.unit_of_work() as uow:
-        found = uow.candidacies.get(candidacy_id)
-        assert found is not None
-        definition = app.registry.definition(uow, found[0].workflow_version_id)
-    known: dict[str, Any] = {}
-    for spec in path_to(definition, goal):
-        drawn = satisfying_facts(definition, spec, known)
-        assert drawn is not None, spec.trigger
-        known.update(drawn)
-        role = role_for(spec)
-        app.handle(
-            FireTrigger(
-                candidacy_id=candidacy_id,
-                trigger=spec.trigger,
-                actor=f"{role}:retention-tests",
-                role=role,
-                reason="ended for a retention test",
-                facts=drawn,
-            )
-        )
+    walk(app, candidacy_id, goal, actor="staff:retention-tests")
     assert queries.candidacy(app, candidacy_id)["state"] == goal
 
 
@@ -476,14 +457,9 @@ def tell(app: App, clock: ManualClock, transport: SwitchableTransport, smtp: Smt
         )
     clock.advance(timedelta(days=1))
     assert relay(app).sent >= 8  # the deferred confirmation too: its backoff has passed
-    fire(
-        app,
-        joris,
-        "fail_interview",
-        PANEL,
-        reason=f"{JORIS.name} ({JORIS.email}) did not convince the panel",
-        interview_score=7,
-    )  # its rejection mail is still pending when he is erased
+    # The panel's cards and the chair's motivation name him; the rejection mail is still
+    # pending when he is erased.
+    panel_decides(app, joris, False, f"{JORIS.name} ({JORIS.email}) did not convince the panel")
 
     with app.engine.begin() as connection:
         ids = dict(

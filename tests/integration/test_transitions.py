@@ -27,7 +27,7 @@ from ats.service import queries
 from ats.service.app import App
 from ats.service.commands import Apply, FireTrigger
 from ats.service.setup import initialise
-from tests.conftest import path_to, role_for, satisfying_facts
+from tests.conftest import walk
 
 
 def _apply(app: App, email: str = "an.peeters@example.org", vacancy: str = "DVZ-SEC-W1") -> int:
@@ -43,13 +43,6 @@ def _snapshot(app: App, candidacy_id: int) -> tuple[object, ...]:
             select(func.count()).select_from(AuditEntryRow.__table__)
         ).scalar_one()
     return (*row, audits)
-
-
-def _definition(app: App, candidacy_id: int):  # type: ignore[no-untyped-def]
-    with app.unit_of_work() as uow:
-        found = uow.candidacies.get(candidacy_id)
-        assert found is not None
-        return app.registry.definition(uow, found[0].workflow_version_id)
 
 
 def test_apply_opens_a_candidacy_in_the_initial_state_with_one_audit_entry(app: App) -> None:
@@ -224,24 +217,13 @@ def test_role_refusal_alone_maps_to_http_403(app: App) -> None:
     ],
 )
 def test_every_function_walks_from_applied_to_hired(app: App, vacancy: str) -> None:
-    """Each job function's workflow reaches hired with facts that satisfy its guards."""
+    """Each job function's workflow reaches hired with facts that satisfy its guards, through
+    its interview panel's consensus and a second person's approval of the offer."""
     candidacy_id = _apply(app, vacancy=vacancy)
-    definition = _definition(app, candidacy_id)
-    known: dict[str, object] = {}
-    for spec in path_to(definition, "hired"):
-        facts = satisfying_facts(definition, spec, known)
-        assert facts is not None, f"{spec.trigger}: no facts satisfy its guards"
-        known.update(facts)
-        app.handle(
-            FireTrigger(
-                candidacy_id=candidacy_id,
-                trigger=spec.trigger,
-                actor="tester",
-                role=role_for(spec),
-                reason="ok",
-                facts=facts,
-            )
-        )
+    definition = walk(app, candidacy_id, "hired", actor="tester")
+    assert definition.interview is not None
+    triggers = [h["trigger"] for h in queries.history(app, candidacy_id)]
+    assert {definition.interview.passed, "request_offer", "approve_offer"} <= set(triggers)
     detail = queries.candidacy(app, candidacy_id)
     assert detail["state"] == "hired"
     assert len(queries.history(app, candidacy_id)) == detail["version"]

@@ -24,6 +24,7 @@ from ats.adapters.mail import POLICY, OutgoingMail, build_message
 from ats.adapters.mail_templates import LANGUAGES, MailRenderer, TemplateMissing, template_keys
 from ats.adapters.workflow_files import read_workflow_files
 from ats.domain.workflow import Catalog
+from ats.service.handlers import PANEL_INVITED
 from tests.conftest import REPO
 
 NOTIFICATIONS = REPO / "notifications"
@@ -52,7 +53,8 @@ def _workflow_keys() -> dict[str, frozenset[str]]:
 
 WORKFLOW_KEYS = _workflow_keys()
 SESSION = {"start": datetime(2021, 7, 24, 7, 0, tzinfo=UTC), "location": "Selor, Brussel"}
-ALL_KEYS = sorted(set().union(*WORKFLOW_KEYS.values()))
+STAFF_KEYS = frozenset({PANEL_INVITED, "approval_reminder"})  # to a user, about a candidacy
+ALL_KEYS = sorted(set().union(*WORKFLOW_KEYS.values()) | {PANEL_INVITED})  # sent by the engine
 
 
 def _context(reason: str = "", due: datetime | None = None, **extra: Any) -> dict[str, Any]:
@@ -66,6 +68,9 @@ def _context(reason: str = "", due: datetime | None = None, **extra: Any) -> dic
         "due": due,
         "status_url": "https://ats.example/status",
         "session": None,
+        "member": None,
+        "candidacy_url": "https://ats.example/candidacies/7",
+        "cancelled": False,
         **extra,
     }
 
@@ -117,8 +122,13 @@ def test_every_template_renders_in_every_language_with_sample_data(
     due: datetime | None,
     session: dict[str, Any] | None,
 ) -> None:
-    """One-line non-empty subject, non-empty text and HTML, in that language, fully rendered."""
-    rendered = renderer.render(key, language, _context(reason=reason, due=due, session=session))
+    """One-line non-empty subject, non-empty text and HTML, in that language, fully rendered.
+    Staff mail links the candidacy's staff page instead of the candidate's status page."""
+    staff = key in STAFF_KEYS
+    context = _context(reason=reason, due=due, session=session)
+    if staff:
+        context.update(member={"name": "Wim Vermeulen"}, status_url="")
+    rendered = renderer.render(key, language, context)
 
     assert rendered.language == language, "no fallback needed: every language has every key"
     assert rendered.subject
@@ -130,8 +140,14 @@ def test_every_template_renders_in_every_language_with_sample_data(
     assert f'<html lang="{language}">' in rendered.html
     assert "An Peeters" in rendered.text
     assert "An Peeters" in rendered.html
-    assert "https://ats.example/status" in rendered.text
-    assert 'href="https://ats.example/status"' in rendered.html
+    if staff:
+        assert "Wim Vermeulen" in rendered.text
+        assert "https://ats.example/candidacies/7" in rendered.text
+        assert "/status" not in rendered.text
+        assert "/status" not in rendered.html
+    else:
+        assert "https://ats.example/status" in rendered.text
+        assert 'href="https://ats.example/status"' in rendered.html
     for output in (rendered.subject, rendered.text, rendered.html):
         assert "{{" not in output
         assert "{%" not in output

@@ -288,7 +288,8 @@ class WorkerRow(Base):
 
 
 class OutboxMessageRow(Base):
-    """A mail owed to a candidate, written in the transition's transaction (invariant 6)."""
+    """A mail owed to a candidate (or to staff about a candidacy), written in the transition's
+    transaction (invariant 6)."""
 
     __tablename__ = "outbox_messages"
     __table_args__ = (
@@ -309,6 +310,9 @@ class OutboxMessageRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # A staff member's mail about the candidacy (panel invitation, approval reminder); users
+    # are disabled, never deleted, so no foreign key. None: the candidate's mail.
+    recipient_user_id: Mapped[int | None]
 
 
 class OutboxAttemptRow(Base):
@@ -337,6 +341,7 @@ class UserRow(Base):
     language: Mapped[str] = mapped_column(String(2))
     disabled: Mapped[bool]
     created_at: Mapped[datetime]
+    email: Mapped[str | None] = mapped_column(String(320))  # panel invitations, reminders
 
 
 class ApiTokenRow(Base):
