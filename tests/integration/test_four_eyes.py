@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from ats.adapters.db.models import AuditEntryRow, UserRow
+from ats.adapters.db.models import AuditEntryRow, ScorecardRow, UserRow
 from ats.adapters.db.store import OUTBOX
 from ats.bootstrap import bootstrap
 from ats.clock import ManualClock
@@ -35,11 +35,21 @@ from tests.unit.test_interview import with_interview
 
 VACANCY = "CGVS-PROT-W1"
 USER = UserRow.__table__
+SCORECARD = ScorecardRow.__table__
+
+
+SHORTCUT = """\
+  - trigger: shortcut            # only this copy has it: a way round the panel, to prove
+    from: awaiting_interview    # that the offer still asks for the consensus
+    to: selected
+    roles: [recruiter]
+"""
 
 
 def four_eyes_workflow(text: str) -> str:
     """protection-officer.yaml as shipped (four eyes on the offer), with the marked interview
-    block of tests/unit/test_interview.py."""
+    block of tests/unit/test_interview.py and a shortcut round the panel."""
+    text = text.replace("transitions:\n", "transitions:\n" + SHORTCUT, 1)
     return with_interview(text)
 
 
@@ -270,3 +280,91 @@ def reminded(app: App, candidacy: int) -> list[str]:
                 .order_by(USER.c.username)
             ).scalars()
         )
+
+
+def test_no_offer_is_asked_for_without_the_panels_positive_consensus(app: App) -> None:
+    """Round the panel (this copy's shortcut), 'selected' has no consensus: refused, nothing
+    written; after a fail the consensus is not a pass either."""
+    candidacy = app.handle(
+        Apply(vacancy=VACANCY, name="Els Maes", email="els@example.be", language="nl")
+    )
+    walk(app, candidacy, "awaiting_interview")
+    fire(app, candidacy, "shortcut", "user:rita", "recruiter")
+    before = entries(app)
+    with pytest.raises(TransitionRefused) as refused:
+        fire(app, candidacy, "request_offer", "user:hana", "hiring_manager")
+    assert refused.value.reasons == [
+        "the interview panel has not recorded a consensus on this candidacy"
+    ]
+    assert (state(app, candidacy), entries(app)) == ("selected", before)
+    # A decision that failed the candidate is not a pass either (recorded here directly,
+    # as the chair's fail moves the candidacy to 'rejected').
+    with app.engine.begin() as connection:
+        user = connection.execute(select(USER.c.id).where(USER.c.username == "pia")).scalar_one()
+        connection.execute(
+            SCORECARD.insert().values(
+                candidacy_id=candidacy,
+                user_id=user,
+                kind="consensus",
+                scores={},
+                total=3,
+                passed=False,
+                comment="below the bar",
+                submitted_at=app.clock.now(),
+                event_seq=0,  # written behind the log: only the guard is under test
+            )
+        )
+    with pytest.raises(TransitionRefused) as refused:
+        fire(app, candidacy, "request_offer", "user:hana", "hiring_manager")
+    assert refused.value.reasons == ["the interview panel's consensus was not a pass"]
+
+
+def test_a_no_show_gets_one_second_chance(app: App) -> None:
+    candidacy = app.handle(
+        Apply(vacancy=VACANCY, name="Tom Claes", email="tom@example.be", language="fr")
+    )
+    walk(app, candidacy, "interview")
+    fire(app, candidacy, "interview_no_show", "user:rita", "recruiter")
+    assert state(app, candidacy) == "interview_missed"
+    fire(
+        app,
+        candidacy,
+        "reinvite_to_interview",
+        "user:rita",
+        "recruiter",
+        facts={"interview_at": "2031-09-01T09:00:00+00:00", "interview_place": "Noord 2.14"},
+    )
+    before = entries(app)
+    with pytest.raises(TransitionRefused) as refused:
+        fire(app, candidacy, "interview_no_show", "user:rita", "recruiter")
+    assert refused.value.http_status == 422
+    assert refused.value.reasons[0].startswith(
+        "'interview_no_show' happens once per candidacy and was fired already (entry "
+    )
+    assert (state(app, candidacy), entries(app)) == ("interview", before)
+
+
+def test_the_interview_total_is_never_recorded_by_hand(app: App) -> None:
+    candidacy = app.handle(
+        Apply(vacancy=VACANCY, name="An Smets", email="an@example.be", language="nl")
+    )
+    walk(app, candidacy, "interview")
+    before = entries(app)
+    with pytest.raises(TransitionRefused) as refused:
+        fire(
+            app,
+            candidacy,
+            "reschedule_interview",
+            "user:rita",
+            "recruiter",
+            facts={
+                "interview_at": "2031-09-01T09:00:00+00:00",
+                "interview_place": "Noord 2.14",
+                "interview_score": 20,
+            },
+        )
+    assert refused.value.reasons == [
+        "'interview_score' is recorded by the interview panel's consensus, not by hand"
+    ]
+    assert entries(app) == before
+    assert "interview_score" not in queries.candidacy(app, candidacy)["facts"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -1126,3 +1127,91 @@ def test_the_parser_refuses_exactly_the_rules_nobody_could_pass(
     assert parsed is not None
     assert parsed.rule == spec.rule
     assert verdict(parsed, top).passed
+
+
+# -- consensus, once, a reminder's recipients -------------------------------------------------
+
+
+def index_of(definition_text: str, trigger: str) -> int:
+    """The position of ``trigger`` in the text's transitions list (as problems name it)."""
+    triggers = re.findall(r"^  - trigger: (\w+)", definition_text, flags=re.MULTILINE)
+    return triggers.index(trigger)
+
+
+def test_the_shipped_offer_needs_the_consensus_and_the_no_show_happens_once(
+    tmp_path: Path,
+) -> None:
+    definition = load(tmp_path, BASE)
+    request = definition.transition("request_offer", "selected")
+    no_show = definition.transition("interview_no_show", "interview")
+    assert request is not None
+    assert no_show is not None
+    assert (request.consensus, request.once, no_show.once, no_show.consensus) == (
+        True,
+        False,
+        True,
+        False,
+    )
+    document = definition.to_document()
+    entries = {t["trigger"]: t for t in document["transitions"]}
+    assert entries["request_offer"]["consensus"] == "pass"
+    assert entries["interview_no_show"]["once"] is True
+    assert "once" not in entries["reinvite_to_interview"]
+    pending = definition.states["offer_pending_approval"].timeout
+    assert pending is not None
+    assert [(r.notify, r.to) for r in pending.reminders] == [("approval_reminder", "approvers")]
+    assert document["states"]["offer_pending_approval"]["timeout"]["reminders"] == [
+        {"before": "2 working days", "notify": "approval_reminder", "to": "approvers"}
+    ]
+    assert "to" not in document["states"]["offer"]["timeout"]["reminders"][0]
+
+
+def test_consensus_once_and_to_are_part_of_the_content_hash(tmp_path: Path) -> None:
+    shipped = load(tmp_path, BASE).content_hash
+    for old, new in (
+        ("    consensus: pass\n", ""),
+        ("    once: true ", "    once: false "),
+        ("          to: approvers\n", ""),
+    ):
+        assert load(tmp_path, replace_once(BASE, old, new)).content_hash != shipped, old
+
+
+def test_a_consensus_other_than_pass_is_refused(tmp_path: Path) -> None:
+    text = replace_once(BASE, "    consensus: pass\n", "    consensus: fail   # <consensus>\n")
+    problems = problems_in(tmp_path, text)
+    field = f"transitions[{index_of(text, 'request_offer')}] (request_offer).consensus"
+    assert_problem(
+        problems, field, "the only consensus a transition can require is 'pass'", text, None
+    )
+
+
+def test_a_consensus_without_an_interview_block_is_refused(tmp_path: Path) -> None:
+    text = BASE[: BASE.index(SHIPPED_BLOCK)] + "\n"
+    problems = problems_in(tmp_path, text)
+    field = f"transitions[{index_of(text, 'request_offer')}] (request_offer).consensus"
+    assert_problem(
+        problems,
+        field,
+        "no interview block: no panel reaches a consensus in this workflow",
+        text,
+        "- trigger: request_offer",
+    )
+
+
+def test_once_must_be_true_or_false(tmp_path: Path) -> None:
+    text = replace_once(BASE, "    once: true ", "    once: twice ")
+    problems = problems_in(tmp_path, text)
+    field = f"transitions[{index_of(text, 'interview_no_show')}] (interview_no_show).once"
+    assert_problem(problems, field, "must be true or false", text, "once: twice")
+
+
+def test_a_reminder_goes_to_the_candidate_or_the_approvers(tmp_path: Path) -> None:
+    text = replace_once(BASE, "          to: approvers\n", "          to: panel   # <to>\n")
+    problems = problems_in(tmp_path, text)
+    assert_problem(
+        problems,
+        "states.offer_pending_approval.timeout.reminders[0].to",
+        "remind one of: candidate, approvers (got 'panel')",
+        text,
+        "<to>",
+    )
