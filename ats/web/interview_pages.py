@@ -4,7 +4,9 @@
 (one row of choices per criterion, its anchors beside it: big targets for a
 tablet), and, once their card is in, every card side by side with what the pass
 rule says; the chair records the consensus there. ``/approvals`` lists the
-candidacies waiting for a second person's approval that the user may give.
+candidacies of the user's services waiting for a second person's approval, with
+who asked; the four-eyes rules (not the asker, nobody from the panel) are
+checked when someone approves.
 The same service functions as the command line do every check.
 """
 

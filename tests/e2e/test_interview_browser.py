@@ -298,10 +298,8 @@ def test_two_members_score_the_chair_decides_an_approver_approves_and_the_offer_
         card_row(CHAIR_NAME, CHAIR_SCORES, en("passes"), CHAIR_COMMENT),
     ]
 
-    # -- the chair records the consensus (its form, not the one replacing their card)
-    decision = chair.locator("form").filter(
-        has=chair.get_by_role("button", name=en("Record the decision"))
-    )
+    # -- the chair records the consensus (the form named so, not the one replacing their card)
+    decision = chair.get_by_role("form", name=en("Consensus decision"))
     mark(decision, site.criteria("en"), CONSENSUS)
     decision.get_by_label(en("Motivation (required)")).fill(MOTIVATION)
     decision.get_by_role("button", name=en("Record the decision")).click()
