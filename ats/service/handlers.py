@@ -442,25 +442,38 @@ def _invite_panel(
     """The interview's calendar entry (or its move or cancellation) to each panel member
     with an address, in the same transaction as the candidate's."""
     members = uow.connection.execute(
+        select(PANEL.c.user_id).where(PANEL.c.vacancy == candidacy.vacancy)
+    ).scalars()
+    tell_panel(uow, app, candidacy.id, candidacy.version, context, now, list(members))
+
+
+def tell_panel(
+    uow: UnitOfWork,
+    app: App,
+    candidacy_id: int,
+    audit_seq: int,
+    context: Mapping[str, object],
+    now: datetime,
+    user_ids: list[int],
+    tag: str = "",
+) -> None:
+    """``panel_invited`` with ``context``'s calendar part to each of ``user_ids`` who is
+    active and has an address (``tag`` keeps Message-IDs apart within one audit entry)."""
+    reachable = uow.connection.execute(
         select(USER.c.id)
-        .join(PANEL, PANEL.c.user_id == USER.c.id)
-        .where(
-            PANEL.c.vacancy == candidacy.vacancy,
-            USER.c.email.is_not(None),
-            USER.c.disabled.is_(False),
-        )
+        .where(USER.c.id.in_(user_ids), USER.c.email.is_not(None), USER.c.disabled.is_(False))
         .order_by(USER.c.id)
     ).scalars()
-    for user_id in members:
+    for user_id in list(reachable):
         enqueue(
             uow,
             app,
-            candidacy_id=candidacy.id,
-            audit_seq=candidacy.version,
+            candidacy_id=candidacy_id,
+            audit_seq=audit_seq,
             template=PANEL_INVITED,
             context=context,
             now=now,
-            extra=f"user{user_id}",
+            extra=f"user{user_id}{tag}",
             recipient_user_id=user_id,
         )
 

@@ -16,6 +16,7 @@ verify`` proves them.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, insert, select, update
@@ -31,7 +32,7 @@ from ats.errors import ConflictError, Forbidden, InvalidInput, NotFound
 from ats.service.app import App
 from ats.service.audit import record_event
 from ats.service.commands import FireTrigger
-from ats.service.handlers import advance
+from ats.service.handlers import advance, invitation_uid, tell_panel
 from ats.service.unit_of_work import UnitOfWork
 
 PANEL = cast(Table, PanelMemberRow.__table__)
@@ -91,6 +92,11 @@ def set_panel(
         if problems:
             raise InvalidInput(f"panel for {vacancy}: " + "; ".join(problems))
         now = app.clock.now()
+        before = set(
+            uow.connection.execute(
+                select(PANEL.c.user_id).where(PANEL.c.vacancy == vacancy)
+            ).scalars()
+        )
         uow.connection.execute(delete(PANEL).where(PANEL.c.vacancy == vacancy))
         for name in members:
             uow.connection.execute(
@@ -98,7 +104,7 @@ def set_panel(
                     vacancy=vacancy, user_id=found[name]["id"], chair=name == chair, added_at=now
                 )
             )
-        record_event(
+        event = record_event(
             uow,
             app,
             kind=PANEL_SET,
@@ -107,8 +113,46 @@ def set_panel(
             subject=f"vacancy:{vacancy}",
             details={"members": members, "chair": chair},
         )
+        after = {found[name]["id"] for name in members}
+        _retell_planned(
+            uow, app, vacancy, spec, sorted(after - before), sorted(before - after), event.seq
+        )
         uow.commit()
     return panel(app, vacancy)
+
+
+def _retell_planned(
+    uow: UnitOfWork,
+    app: App,
+    vacancy: str,
+    spec: InterviewSpec,
+    joined: list[int],
+    left: list[int],
+    panel_event: int,
+) -> None:
+    """Interviews of the vacancy still to come: the calendar entry to members who joined the
+    panel, its cancellation to members who left it."""
+    if not joined and not left:
+        return
+    now = app.clock.now()
+    waiting = uow.connection.execute(
+        select(CANDIDACY.c.id, CANDIDACY.c.version).where(
+            CANDIDACY.c.vacancy == vacancy, CANDIDACY.c.state == spec.state
+        )
+    ).all()
+    for candidacy_id, version in waiting:
+        planned = uow.outbox.latest_invitation(
+            candidacy_id, invitation_uid(app, candidacy_id, spec.state)
+        )
+        if planned is None or planned["method"] != "REQUEST":
+            continue
+        if datetime.fromisoformat(str(planned["end"])) <= now:
+            continue  # it took place
+        tag = f".panel{panel_event}"
+        context = {"state": spec.state, "at": now.isoformat(), "invitation": planned}
+        tell_panel(uow, app, candidacy_id, version, context, now, joined, tag)
+        cancelled = {**context, "invitation": {**planned, "method": "CANCEL"}}
+        tell_panel(uow, app, candidacy_id, version, cancelled, now, left, tag)
 
 
 def panel(app: App, vacancy: str) -> list[dict[str, Any]]:

@@ -206,3 +206,50 @@ def test_the_panel_members_get_the_interview_its_move_and_its_cancellation(
     assert [method for method, _ in staff_events] == ["REQUEST", "REQUEST", "CANCEL"]
     assert {str(e["UID"]) for _, e in staff_events} == {candidate_uid}
     assert staff_events[1][1].decoded("DTSTART").isoformat() == "2031-07-25T14:00:00+02:00"
+
+
+def test_a_panel_change_invites_who_joined_and_cancels_for_who_left(mail_app: App) -> None:
+    """Seated after the invitation, a member still gets the interview; a member taken off the
+    panel gets its cancellation; the candidate's own calendar entry is untouched and is still
+    cancelled when the candidacy ends."""
+    app = mail_app
+    for username, address in (("wim", "wim@ibz.example"), ("ines", "ines@ibz.example")):
+        create_user(
+            app, username=username, display_name=username.title(), roles=["panel"], email=address
+        )
+    create_user(
+        app, username="karel", display_name="Karel", roles=["panel"], email="karel@ibz.example"
+    )
+    set_panel(app, "DVZ-SEC-W1", ["wim", "ines"], "wim", actor="recruiter:t", role="recruiter")
+    candidacy_id = int(
+        app.handle(
+            Apply(vacancy="DVZ-SEC-W1", name="Jo Smet", email="jo@example.org", language="nl")
+        )
+    )
+    walk(app, candidacy_id, "awaiting_interview")
+    _fire(
+        app,
+        candidacy_id,
+        "invite_to_interview",
+        interview_at="2031-07-24T10:00",
+        interview_place="Noordgebouw, lokaal 2.14",
+    )
+    relay(app)
+    seen = len(_calendars(app))
+    set_panel(app, "DVZ-SEC-W1", ["wim", "karel"], "wim", actor="recruiter:t", role="recruiter")
+    set_panel(app, "DVZ-SEC-W1", ["wim", "karel"], "wim", actor="recruiter:t", role="recruiter")
+    relay(app)
+
+    def attendee(calendar: icalendar.Calendar) -> str:
+        return str(next(iter(calendar.walk("VEVENT")))["ATTENDEE"]).removeprefix("mailto:")
+
+    changed = [(attendee(c), str(c.get("METHOD"))) for _, c in _calendars(app)[seen:]]
+    assert sorted(changed) == [("ines@ibz.example", "CANCEL"), ("karel@ibz.example", "REQUEST")]
+    _fire(app, candidacy_id, "withdraw", role="candidate")
+    relay(app)
+    ended = [(attendee(c), str(c.get("METHOD"))) for _, c in _calendars(app)[seen + 2 :]]
+    assert sorted(ended) == [
+        ("jo@example.org", "CANCEL"),
+        ("karel@ibz.example", "CANCEL"),
+        ("wim@ibz.example", "CANCEL"),
+    ]

@@ -832,10 +832,11 @@ class Outbox:
         )
 
     def latest_invitation(self, candidacy_id: int, uid: str) -> dict[str, Any] | None:
-        """The last invitation (or cancellation) with ``uid`` this candidacy was sent."""
+        """The last invitation (or cancellation) with ``uid`` the candidate was sent (a panel
+        member's copy or cancellation is theirs alone)."""
         rows = self.connection.execute(
             select(OUTBOX.c.context)
-            .where(OUTBOX.c.candidacy_id == candidacy_id)
+            .where(OUTBOX.c.candidacy_id == candidacy_id, OUTBOX.c.recipient_user_id.is_(None))
             .order_by(OUTBOX.c.id.desc())
         ).scalars()
         for context in rows:
