@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -11,10 +12,30 @@ from ats.errors import Problem, WorkflowInvalid
 
 
 def read_workflow_file(path: Path, catalog: Catalog) -> WorkflowDefinition:
-    """Parse and validate one file; WorkflowInvalid lists every problem in it."""
+    """Parse and validate one file; WorkflowInvalid lists every problem in it.
+
+    The same content read again (every `ats init`, each test's fresh database) is
+    not parsed again: round-trip YAML is most of the cost, and a definition is
+    immutable. A refused file is never remembered.
+    """
     display = _display(path)
     try:
-        document = load_yaml(path, display=display)
+        content = path.read_bytes()
+    except OSError:
+        content = None  # load_yaml says why, in its words
+    if content is None:
+        return _parse(path, display, catalog, None)
+    return _parse_once(path, display, catalog, content)
+
+
+@functools.lru_cache(maxsize=64)
+def _parse_once(path: Path, display: str, catalog: Catalog, content: bytes) -> WorkflowDefinition:
+    return _parse(path, display, catalog, content)
+
+
+def _parse(path: Path, display: str, catalog: Catalog, content: bytes | None) -> WorkflowDefinition:
+    try:
+        document = load_yaml(path, display=display, content=content)
     except YamlUnreadable as exc:
         raise WorkflowInvalid([exc.problem]) from None
     return parse_workflow(document, file=display, catalog=catalog, expected_name=path.stem)

@@ -28,11 +28,12 @@ class YamlUnreadable(Exception):
         self.problem = problem
 
 
-def load_yaml(path: Path, *, display: str | None = None) -> object:
-    """The document in ``path``, its mappings carrying line numbers (ruamel round-trip)."""
+def load_yaml(path: Path, *, display: str | None = None, content: bytes | None = None) -> object:
+    """The document in ``path`` (or ``content`` already read from it), its mappings carrying
+    line numbers (ruamel round-trip)."""
     name = display or str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = (path.read_bytes() if content is None else content).decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise YamlUnreadable(Problem(name, None, "", f"cannot read the file: {exc}")) from exc
     try:
