@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,10 +58,12 @@ class Ats:
             "ATS_LOG_FORMAT": "json",
         }
 
-    def __call__(self, *args: str, expect: int | None = 0) -> Result:
-        """Run ``ats *args``; check the exit code unless ``expect`` is None."""
+    def __call__(self, *args: str, expect: int | None = 0, stdin: str | None = None) -> Result:
+        """Run ``ats *args`` (``stdin`` on its standard input, e.g. a password); check the
+        exit code unless ``expect`` is None."""
         completed = subprocess.run(
             [*COMMAND, *args],
+            input=stdin,
             env=self.env,
             cwd=self.home,
             capture_output=True,
@@ -141,3 +143,37 @@ def served(cli: Ats, port: int, log_path: Path) -> Iterator[str]:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait(timeout=30)
+
+
+# -- the browser (modules that use it import tests.e2e.test_browser, which skips them when
+# Debian's chromium or Playwright is missing) ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's chromium, driven by Playwright, for one module."""
+    from tests.e2e.test_browser import CHROMIUM, CHROMIUM_ARGS, sync_api
+
+    with sync_api.sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def new_page(browser: Any, site: Any) -> Iterator[Callable[[], Any]]:
+    """Fresh browser contexts (no cookies: one per person) on the module's served ``site``,
+    locale en-GB, 1280x900."""
+    contexts = []
+
+    def make() -> Any:
+        context = browser.new_context(
+            base_url=site.base, viewport={"width": 1280, "height": 900}, locale="en-GB"
+        )
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()

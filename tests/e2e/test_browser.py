@@ -143,17 +143,7 @@ def site(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
         [RECRUITER, "--name", "Els Claes", "--role", "recruiter", "--service", "DVZ"],
         [TASKFORCE, "--name", "Tom Taskforce", "--role", "taskforce"],
     ):
-        created = subprocess.run(
-            [*COMMAND, "user", "create", *user, "--language", "en", "--password-stdin"],
-            input=PASSWORD + "\n",
-            env=cli.env,
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        assert created.returncode == 0, created.stderr
+        cli("user", "create", *user, "--language", "en", "--password-stdin", stdin=PASSWORD + "\n")
     names = list(CANDIDATES)
     if SHOTS and kind == "sqlite":
         names += list(SCREENSHOT_CANDIDATES)
@@ -189,14 +179,6 @@ def site(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
 
     with served(cli, port, folder / "serve.log"):
         yield Site(kind, base, cli, folder / "mail", ids)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

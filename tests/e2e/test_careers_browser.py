@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,10 +29,8 @@ from ruamel.yaml import YAML
 
 from ats.web.translations import translator
 from tests.conftest import REPO, fresh_database
-from tests.e2e.conftest import COMMAND, Ats, served
+from tests.e2e.conftest import Ats, served
 from tests.e2e.test_browser import (  # skips this module too when chromium is missing
-    CHROMIUM,
-    CHROMIUM_ARGS,
     MAIL_WAIT,
     _free_port,
     column,
@@ -51,7 +48,7 @@ axe_sync = pytest.importorskip(
 expect = sync_api.expect
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page
+    from playwright.sync_api import Locator, Page
 
 SOURCE_DRIVE = REPO / "config" / "hiring-drive.yaml"
 VACANCY = "FEDASIL-SOC-W2"  # wave 2: social assistants at Fedasil
@@ -183,46 +180,10 @@ def site(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
     )
     cli("init")
     user = [RECRUITER, "--name", "Fanny Fedasil", "--role", "recruiter", "--service", "FEDASIL"]
-    created = subprocess.run(
-        [*COMMAND, "user", "create", *user, "--language", "en", "--password-stdin"],
-        input=PASSWORD + "\n",
-        env=cli.env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert created.returncode == 0, created.stderr
+    cli("user", "create", *user, "--language", "en", "--password-stdin", stdin=PASSWORD + "\n")
 
     with served(cli, port, folder / "serve.log"):
         yield Site(kind, base, cli, folder / "mail", folder / "uploads", drive)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def new_page(browser: Browser, site: Site) -> Iterator[Callable[[], Page]]:
-    """Fresh browser contexts (no cookies) on the served site, locale en-GB, 1280x900."""
-    contexts = []
-
-    def make() -> Page:
-        context = browser.new_context(
-            base_url=site.base, viewport={"width": 1280, "height": 900}, locale="en-GB"
-        )
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 @pytest.fixture

@@ -18,7 +18,6 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-import subprocess
 import uuid
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -34,10 +33,8 @@ from ats.adapters.workflow_files import read_workflow_file
 from ats.domain.workflow import Catalog
 from ats.web.translations import translator
 from tests.conftest import REPO, fresh_database, path_to, role_for, satisfying_facts
-from tests.e2e.conftest import COMMAND, Ats, served
+from tests.e2e.conftest import Ats, served
 from tests.e2e.test_browser import (  # skips this module too when chromium is missing
-    CHROMIUM,
-    CHROMIUM_ARGS,
     PASSWORD,
     _free_port,
     reload_until_visible,
@@ -51,7 +48,7 @@ sync_api = pytest.importorskip(
 expect = sync_api.expect
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Browser, Locator, Page
+    from playwright.sync_api import Locator, Page
 
 VACANCY = "CGVS-PROT-W1"
 WORKFLOW_FILE = REPO / "workflows" / "protection-officer.yaml"
@@ -109,17 +106,7 @@ def create_user(cli: Ats, username: str, name: str, roles: tuple[str, ...], lang
     """`ats user create` with a password on standard input, working for CGVS."""
     arguments = ["user", "create", username, "--name", name, "--service", "CGVS"]
     arguments += [f"--role={role}" for role in roles]
-    created = subprocess.run(
-        [*COMMAND, *arguments, "--language", language, "--password-stdin"],
-        input=PASSWORD + "\n",
-        env=cli.env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert created.returncode == 0, created.stderr
+    cli(*arguments, "--language", language, "--password-stdin", stdin=PASSWORD + "\n")
 
 
 def to_the_interview(cli: Ats) -> str:
@@ -172,32 +159,6 @@ def site(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Si
     workflow = dict(YAML(typ="safe").load(WORKFLOW_FILE.read_text(encoding="utf-8")))
     with served(cli, port, folder / "serve.log"):
         yield Site(base, cli, folder / "mail", candidacy, workflow)
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
-
-
-@pytest.fixture
-def new_page(browser: Browser, site: Site) -> Iterator[Callable[[], Page]]:
-    """Fresh browser contexts (no cookies: one per person) on the served site, en-GB."""
-    contexts = []
-
-    def make() -> Page:
-        context = browser.new_context(
-            base_url=site.base, viewport={"width": 1280, "height": 900}, locale="en-GB"
-        )
-        context.set_default_timeout(10_000)
-        contexts.append(context)
-        return context.new_page()
-
-    yield make
-    for context in contexts:
-        context.close()
 
 
 # -- helpers ---------------------------------------------------------------------------------
